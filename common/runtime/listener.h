@@ -1,0 +1,58 @@
+// A TCP listener with one acceptor per worker (SO_REUSEPORT lets the kernel
+// spread connections), each running an accept coroutine on its own worker.
+// Every accepted connection is tracked by a Drain.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "common/base/result.h"
+#include "common/runtime/drain.h"
+#include "common/runtime/worker_pool.h"
+
+namespace ambit::runtime {
+
+// Per-connection facts a handler may need (the drain handle, to hear about drain).
+struct ConnectionContext {
+  Drain::Handle& drain;
+  std::size_t worker;
+};
+
+// Serves one accepted connection; runs on the worker that accepted it. The
+// listener closes `socket` if the drain deadline passes first.
+using ConnectionHandler =
+    std::function<asio::awaitable<void>(asio::ip::tcp::socket& socket, ConnectionContext& ctx)>;
+
+struct ListenerOptions {
+  std::string name = "listener";  // for logs
+  int backlog = 1024;
+  bool reuse_port = true;         // false: a single acceptor on worker 0
+};
+
+class Listener {
+ public:
+  // Binds and starts accepting. With port 0 the kernel picks a port and every
+  // worker's acceptor shares it.
+  static Result<std::unique_ptr<Listener>> start(WorkerPool& pool, Drain& drain,
+                                                 asio::ip::tcp::endpoint endpoint,
+                                                 ConnectionHandler handler, ListenerOptions options = {});
+  ~Listener();
+
+  asio::ip::tcp::endpoint localEndpoint() const { return local_; }
+  // Closes the acceptors (thread-safe, idempotent); live connections go on.
+  void stopAccepting();
+
+ struct State;  // implementation detail, shared with the accept coroutines
+
+ private:
+  explicit Listener(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+  asio::ip::tcp::endpoint local_;
+};
+
+}  // namespace ambit::runtime
