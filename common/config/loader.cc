@@ -240,6 +240,30 @@ std::string renderEffective(const SchemaBase& schema, const void* cfg, const std
   return std::string(e.c_str()) + "\n";
 }
 
+namespace {
+nlohmann::json yamlToJson(const YAML::Node& n) {
+  if (n.IsSequence()) {
+    auto arr = nlohmann::json::array();
+    for (const auto& item : n) arr.push_back(yamlToJson(item));
+    return arr;
+  }
+  if (n.IsScalar()) return n.Scalar();
+  return nullptr;
+}
+}  // namespace
+
+nlohmann::json effectiveJson(const SchemaBase& schema, const void* cfg, const std::vector<Origin>& origins) {
+  nlohmann::json out = {{"values", nlohmann::json::object()}, {"sources", nlohmann::json::object()}};
+  for (std::size_t i = 0; i < schema.fields().size(); ++i) {
+    const FieldDef& f = schema.fields()[i];
+    std::string pointer = "/values/" + f.path;
+    std::replace(pointer.begin(), pointer.end(), '.', '/');
+    out[nlohmann::json::json_pointer(pointer)] = yamlToJson(f.get_yaml(cfg));
+    out["sources"][f.path] = origins[i].where;
+  }
+  return out;
+}
+
 CommandLine::CommandLine(CLI::App& app, const SchemaBase& schema) : schema_(schema) {
   app.add_option("-c,--config", config_file_, "YAML config file")->check(CLI::ExistingFile);
   app.add_flag("--print-config", print_config_, "print the effective config (with each value's source) and exit");

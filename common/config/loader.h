@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "common/config/schema.h"
 
@@ -67,6 +68,9 @@ std::string LoadOutcome<T>::describeIssues(const std::string& program) const {
 
 // The effective config as YAML, each value followed by a comment naming its source.
 std::string renderEffective(const SchemaBase& schema, const void* cfg, const std::vector<Origin>& origins);
+
+// The effective config for /config_dump: {"values": {nested fields}, "sources": {"a.b": "where"}}.
+nlohmann::json effectiveJson(const SchemaBase& schema, const void* cfg, const std::vector<Origin>& origins);
 
 // Adds to a CLI11 app: -c/--config FILE, --print-config, and one --<field.path>
 // option per field (its help says type and environment variable).

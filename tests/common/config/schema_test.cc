@@ -166,6 +166,17 @@ TEST(ConfigTest, PrintedConfigShowsValuesAndSources) {
   EXPECT_EQ(round.config->workers, 3u);
 }
 
+TEST(ConfigTest, EffectiveJsonNestsValuesAndListsSources) {
+  auto out = fromYaml("admin:\n  port: 16000\n");
+  ASSERT_TRUE(out.ok());
+  auto s = schema();
+  auto j = effectiveJson(s, &*out.config, out.origins);
+  EXPECT_EQ(j["values"]["admin"]["port"], "16000");
+  EXPECT_EQ(j["values"]["trust_domains"][0], "cluster.local");
+  EXPECT_EQ(j["sources"]["admin.port"], "testd.yaml:2:3");
+  EXPECT_EQ(j["sources"]["workers"], "default");
+}
+
 TEST(ConfigTest, CommandLineAddsOptionPerField) {
   auto s = schema();
   CLI::App app("testd");
