@@ -1,0 +1,83 @@
+// FileSource: a directory of multi-document YAML, watched with inotify. Each file
+// is applied whole or not at all: a file with errors is rejected (the errors name
+// file, line and field) and its previous content stays in force.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controlplane/model/parse.h"
+#include "controlplane/model/store.h"
+#include "controlplane/source/source.h"
+
+namespace ambit::controlplane {
+
+// Reading a directory once (also what `ambitd validate` runs).
+struct FileLoad {
+  std::string path;
+  std::string content_hash;
+  ParseResult result;
+};
+std::vector<FileLoad> readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors);
+
+// Checks a directory as FileSource would load it: parse errors and objects
+// declared twice across files. Returns every issue (empty = valid).
+struct ValidationReport {
+  std::vector<ConfigIssue> issues;
+  std::vector<std::string> warnings;
+  std::size_t files = 0;
+  std::size_t objects = 0;
+};
+ValidationReport validateDirectory(const std::string& dir);
+
+class FileSource : public ConfigSource {
+ public:
+  // `settle`: how long to wait after a change for more changes before applying
+  // (editors and `kubectl cp` write in several steps).
+  FileSource(std::string dir, ModelStore& store, std::chrono::milliseconds settle = std::chrono::milliseconds(100));
+  ~FileSource() override;
+
+  Status start() override;
+  void stop() override;
+  bool synced() const override { return synced_.load(); }
+  nlohmann::json dump() const override;
+
+  // Re-reads the directory and applies what changed (the watcher calls this).
+  void rescan();
+  // Counts rescans that applied, rejected or removed something.
+  uint64_t generation() const;
+  // Blocks until generation() >= n or the timeout passes; false on timeout.
+  bool waitForGeneration(uint64_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  struct FileState {
+    std::string hash;          // of the content last seen (applied or rejected)
+    bool applied = false;      // its objects are in the store
+    std::vector<std::string> errors;
+    std::vector<std::string> warnings;
+    std::size_t objects = 0;
+  };
+  void watchLoop();
+  Status addWatches();
+
+  std::string dir_;
+  ModelStore& store_;
+  std::chrono::milliseconds settle_;
+  int inotify_fd_ = -1;
+  int stop_fd_ = -1;
+  std::map<int, std::string> watches_;
+  std::thread thread_;
+  std::atomic<bool> synced_{false};
+  mutable std::mutex mu_;
+  mutable std::condition_variable generation_cv_;
+  uint64_t generation_ = 0;
+  std::map<std::string, FileState> files_;
+};
+
+}  // namespace ambit::controlplane
