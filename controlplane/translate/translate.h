@@ -1,0 +1,67 @@
+// Translation: the model -> what ztunnel consumes over xDS. Pure functions of a
+// snapshot and the mesh settings, so every Istio edge case is a table test.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "controlplane/model/store.h"
+#include "istio/security/authorization.pb.h"
+#include "istio/workload/workload.pb.h"
+
+namespace ambit::controlplane {
+
+struct MeshSettings {
+  std::string trust_domain = "cluster.local";
+  std::string domain_suffix = "cluster.local";  // <svc>.<ns>.svc.<suffix>
+  std::string root_namespace = "istio-system";  // policies here are mesh-wide
+  std::string network;                          // "" = the default network
+  std::string cluster_id = "Kubernetes";
+};
+
+// Everything ztunnel gets, keyed by xDS resource name:
+//   addresses: Workload uid, or "namespace/hostname" for a Service;
+//   authorizations: "namespace/name".
+struct Translated {
+  std::map<std::string, istio::workload::Address> addresses;
+  std::map<std::string, istio::security::Authorization> authorizations;
+  std::vector<std::string> warnings;  // e.g. a use-waypoint label naming no waypoint
+};
+
+Translated translate(const Snapshot& snap, const MeshSettings& mesh);
+
+// ---- the decisions, exposed for table tests ----
+
+// Is the pod captured by the mesh? Pod label istio.io/dataplane-mode wins over
+// its namespace's (ambient | none); host-network pods never are.
+bool podEnrolled(const Pod& pod, const Namespace* ns);
+
+// Istio's uid for a pod: "<cluster>//Pod/<namespace>/<name>".
+std::string podUid(const MeshSettings& mesh, const Pod& pod);
+std::string serviceHostname(const MeshSettings& mesh, const Service& svc);
+
+// Does a label selector select these labels? (All pairs present and equal; an
+// empty selector selects everything.)
+bool selects(const Labels& selector, const Labels& labels);
+
+// WDS app protocol from a Service port's appProtocol or name prefix ("http-web").
+istio::workload::AppProtocol appProtocolFor(const std::string& app_protocol, const std::string& port_name);
+
+// PeerAuthentication: the effective mTLS mode ("STRICT", "PERMISSIVE", "DISABLE")
+// of a workload on each of its ports; key 0 is the default for other ports.
+// Workload-selector policy > namespace policy > mesh-wide (root namespace) policy;
+// UNSET inherits from the next level.
+std::map<uint16_t, std::string> effectiveMtls(const Snapshot& snap, const MeshSettings& mesh, const Pod& pod);
+
+// Name of the generated DENY policy that enforces effective STRICT mTLS (shared
+// by every pod of a namespace with the same port exceptions), "" when none applies.
+std::string peerAuthenticationPolicyName(const std::map<uint16_t, std::string>& modes);
+
+// AuthorizationPolicy -> Authorization for ztunnel; nullopt when ztunnel does not
+// enforce it (targetRefs -> waypoint; AUDIT; CUSTOM). `warnings` gains a line
+// when rules were dropped or narrowed for L7 content.
+std::optional<istio::security::Authorization> translatePolicy(const AuthorizationPolicy& ap, const MeshSettings& mesh,
+                                                               std::vector<std::string>& warnings);
+
+}  // namespace ambit::controlplane
