@@ -1,0 +1,81 @@
+// XdsServer: the stream registry, the current resource set, metrics and dump.
+#include "controlplane/xds/server.h"
+
+namespace ambit::controlplane::xds {
+
+XdsMetrics::XdsMetrics(metrics::Registry& r)
+    : pushes(r.counter("pilot_xds_pushes", "xDS responses sent, by type", {"type"})),
+      rejects(r.counter("pilot_total_xds_rejects", "xDS responses rejected (NACKed) by clients, by type", {"type"})),
+      convergence(r.histogram("pilot_proxy_convergence_time",
+                              "Seconds from a config change being seen to a client ACKing it",
+                              {}, {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3, 5, 10, 30})
+                      .get({})) {}
+
+std::string shortTypeName(const std::string& type_url) {
+  if (type_url == kAddressType) return "address";
+  if (type_url == kAuthorizationType) return "authorization";
+  auto dot = type_url.rfind('.');
+  return dot == std::string::npos ? type_url : type_url.substr(dot + 1);
+}
+
+XdsServer::XdsServer(metrics::Registry& registry, XdsLimits limits) : limits_(limits), metrics_(registry) {
+  registry.callbackGauge("pilot_xds", "Connected xDS clients", {"version"}, [this] {
+    return std::vector<metrics::CallbackSample>{{{"ambit"}, static_cast<double>(clients())}};
+  });
+  registry.callbackGauge("ambitd_xds_resources", "Resources served, by type", {"type"}, [this] {
+    std::vector<metrics::CallbackSample> out;
+    if (auto set = current()) {
+      for (const auto& [type, res] : set->types) {
+        out.push_back({{shortTypeName(type)}, static_cast<double>(res.by_name.size())});
+      }
+    }
+    return out;
+  });
+}
+
+void XdsServer::update(std::shared_ptr<const ResourceSet> set) {
+  std::lock_guard lock(mu_);
+  current_ = set;
+  for (Stream* s : streams_) s->notify(set);
+}
+
+std::shared_ptr<const ResourceSet> XdsServer::current() const {
+  std::lock_guard lock(mu_);
+  return current_;
+}
+
+std::size_t XdsServer::clients() const {
+  std::lock_guard lock(mu_);
+  return streams_.size();
+}
+
+void XdsServer::add(Stream* s) {
+  std::lock_guard lock(mu_);
+  streams_.insert(s);
+}
+
+void XdsServer::remove(Stream* s) {
+  std::lock_guard lock(mu_);
+  streams_.erase(s);
+}
+
+nlohmann::json XdsServer::dump() const {
+  std::lock_guard lock(mu_);
+  nlohmann::json clients = nlohmann::json::array();
+  for (Stream* s : streams_) clients.push_back(s->dump());
+  nlohmann::json out = {{"clients", clients}};
+  if (current_) {
+    nlohmann::json res = nlohmann::json::object();
+    for (const auto& [type, t] : current_->types) {
+      nlohmann::json names = nlohmann::json::object();
+      for (const auto& [name, e] : t.by_name) names[name] = e.version;
+      res[shortTypeName(type)] = names;
+    }
+    out["system_version"] = current_->version;
+    out["resources"] = res;
+    out["warnings"] = current_->warnings;
+  }
+  return out;
+}
+
+}  // namespace ambit::controlplane::xds
