@@ -1,0 +1,112 @@
+// ambitd: Ambit's control plane. `ambitd [flags]` serves xDS for a directory
+// of YAML; `ambitd validate DIR` checks such a directory and exits.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "common/app/service.h"
+#include "common/config/loader.h"
+#include "common/log/log.h"
+#include "controlplane/ambitd/config.h"
+#include "controlplane/pusher.h"
+#include "controlplane/source/file_source.h"
+#include "controlplane/xds/server.h"
+
+namespace {
+
+int runValidate(const std::string& dir) {
+  auto report = ambit::controlplane::validateDirectory(dir);
+  for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
+  for (const auto& i : report.issues) std::cerr << "error: " << i.toString() << "\n";
+  if (!report.issues.empty()) {
+    std::cerr << report.issues.size() << " error(s) in " << dir << "\n";
+    return 1;
+  }
+  std::cout << dir << ": " << report.files << " file(s), " << report.objects << " object(s), valid\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ambit;
+  using namespace ambit::controlplane;
+  auto schema = ambitdSchema();
+  CLI::App cli("ambitd: Ambit's control plane (xDS server and CA)");
+  config::CommandLine cmdline(cli, schema);
+  std::string validate_dir;
+  auto* validate = cli.add_subcommand("validate", "check a config directory and exit (non-zero on errors)");
+  validate->add_option("dir", validate_dir, "directory of YAML")->required();
+  CLI11_PARSE(cli, argc, argv);
+  if (*validate) return runValidate(validate_dir);
+
+  auto loaded = config::load(schema, cmdline.inputs());
+  auto logger = log::scope("ambitd");
+  for (const auto& w : loaded.warnings) log::warn(*logger, "config_warning", "detail", w);
+  if (!loaded.ok()) {
+    std::cerr << loaded.describeIssues("ambitd") << "\n";
+    return 2;
+  }
+  if (cmdline.printConfigRequested()) {
+    std::cout << config::renderEffective(schema, &*loaded.config, loaded.origins);
+    return 0;
+  }
+  const AmbitdConfig& cfg = *loaded.config;
+  if (cfg.config_dir.empty()) {
+    std::cerr << "ambitd: config_dir is required (--config_dir DIR, or config_dir: in the config file)\n";
+    return 2;
+  }
+
+  app::Service service("ambitd", cfg.service);
+  ModelStore store;
+  xds::XdsServer xds(service.metrics());
+  Pusher pusher(store, xds, cfg.mesh, cfg.push, service.metrics());
+  FileSource files(cfg.config_dir, store, cfg.file_settle);
+  if (auto st = files.start(); !st) {
+    log::error(*logger, "config_source_failed", "error", st.error().message);
+    return 1;
+  }
+  pusher.start();
+
+  grpc::ServerBuilder builder;
+  int xds_port = 0;
+  builder.AddListeningPort(fmt::format("{}:{}", cfg.xds_address.find(':') == std::string::npos
+                                                    ? cfg.xds_address
+                                                    : "[" + cfg.xds_address + "]",
+                                       cfg.xds_plaintext_port),
+                           grpc::InsecureServerCredentials(), &xds_port);
+  builder.RegisterService(&xds);
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (!grpc_server || xds_port == 0) {
+    log::error(*logger, "xds_listen_failed", "address", cfg.xds_address, "port", cfg.xds_plaintext_port);
+    return 1;
+  }
+  service.setReadiness([&]() -> admin::Readiness {
+    if (!files.synced()) return {false, "config directory not loaded yet"};
+    return {true, "ready"};
+  });
+  service.addConfigDump("config", [&, origins = loaded.origins] { return config::effectiveJson(schema, &cfg, origins); });
+  service.addConfigDump("source", [&] { return files.dump(); });
+  service.addConfigDump("model", [&] {
+    auto snap = store.current();
+    return nlohmann::json{{"version", snap->version}, {"objects", snap->size()}, {"pods", snap->pods.size()},
+                          {"services", snap->services.size()},
+                          {"authorization_policies", snap->authorization_policies.size()}};
+  });
+  service.addConfigDump("xds", [&] { return xds.dump(); });
+  if (auto st = service.start(); !st) {
+    log::error(*logger, "start_failed", "error", st.error().message);
+    return 1;
+  }
+  log::info(*logger, "xds_listening", "address", cfg.xds_address, "port", xds_port, "config_dir", cfg.config_dir);
+
+  int rc = service.runUntilShutdown();
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  pusher.stop();
+  files.stop();
+  return rc;
+}

@@ -1,0 +1,95 @@
+// The push loop.
+#include "controlplane/pusher.h"
+
+#include "common/log/log.h"
+
+namespace ambit::controlplane {
+
+using Clock = std::chrono::steady_clock;
+
+Pusher::Pusher(ModelStore& store, xds::XdsServer& server, MeshSettings mesh, PushSettings settings,
+               metrics::Registry& registry)
+    : store_(store),
+      server_(server),
+      mesh_(std::move(mesh)),
+      settings_(settings),
+      translate_seconds_(registry
+                             .histogram("ambitd_translate_seconds", "Time to translate the model into xDS resources",
+                                        {}, {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5})
+                             .get({})) {
+  store_.onChange([this](std::shared_ptr<const Snapshot> snap) { onChange(std::move(snap)); });
+}
+
+Pusher::~Pusher() { stop(); }
+
+void Pusher::start() {
+  push(store_.current(), Clock::now());  // serve the initial state before any client connects
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Pusher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Pusher::onChange(std::shared_ptr<const Snapshot> snap) {
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  if (!latest_ || latest_->version <= pushed_) first_unpushed_ = now;
+  last_change_ = now;
+  latest_ = std::move(snap);
+  cv_.notify_all();
+}
+
+void Pusher::loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || (latest_ && latest_->version > pushed_); });
+    if (stopping_) return;
+    // Debounce: wait for quiet, but never longer than max_delay since the first change.
+    for (;;) {
+      auto quiet_at = last_change_ + settings_.debounce;
+      auto deadline = std::min(quiet_at, first_unpushed_ + settings_.max_delay);
+      if (Clock::now() >= deadline || stopping_) break;
+      cv_.wait_until(lock, deadline);
+    }
+    if (stopping_) return;
+    auto snap = latest_;
+    auto changed_at = first_unpushed_;
+    lock.unlock();
+    push(snap, changed_at);
+    lock.lock();
+  }
+}
+
+void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point changed_at) {
+  auto t0 = Clock::now();
+  Translated t = translate(*snap, mesh_);
+  auto set = xds::buildResourceSet(t, snap->version, changed_at, mesh_.network);
+  translate_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
+  for (const auto& w : t.warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);
+  server_.update(set);
+  {
+    std::lock_guard lock(mu_);
+    pushed_ = std::max(pushed_, snap->version);
+  }
+  cv_.notify_all();
+  log::debug(*log::scope("ambitd.push"), "pushed", "version", snap->version, "addresses",
+             t.addresses.size(), "authorizations", t.authorizations.size());
+}
+
+uint64_t Pusher::pushedVersion() const {
+  std::lock_guard lock(mu_);
+  return pushed_;
+}
+
+bool Pusher::waitForPushed(uint64_t version, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return pushed_ >= version; });
+}
+
+}  // namespace ambit::controlplane

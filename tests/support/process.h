@@ -1,0 +1,39 @@
+// Runs a real Ambit binary for integration tests: captures its stderr (the log),
+// waits for a log line with a timeout, and always stops it (SIGTERM, then SIGKILL).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ambit::test {
+
+class ChildProcess {
+ public:
+  ChildProcess(const std::string& binary, const std::vector<std::string>& args);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  bool running() const { return pid_ > 0; }
+  // The first log line (since the last call) containing `needle`, or nullopt at the timeout.
+  std::optional<std::string> waitForLine(const std::string& needle, std::chrono::milliseconds timeout);
+  // The value of `key=` in a line, e.g. port from "... port=15010 ...".
+  static std::string field(const std::string& line, const std::string& key);
+  // Everything the process logged so far.
+  const std::string& output() const { return output_; }
+  // SIGTERM and wait (bounded); returns the exit status or -1.
+  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+ private:
+  void readAvailable(int timeout_ms);
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::string output_;
+  std::size_t scanned_ = 0;
+};
+
+}  // namespace ambit::test
