@@ -21,6 +21,22 @@ config::Schema<AmbitdConfig> ambitdSchema() {
                           config::ipAddress())
       .field<uint16_t>("xds.plaintext_port", "plaintext xDS port (lab and local use; 0 = any)",
                        [](AmbitdConfig& c) -> auto& { return c.xds_plaintext_port; })
+      .field<uint16_t>("xds.tls_port", "xDS and CA over TLS (0 = any)",
+                       [](AmbitdConfig& c) -> auto& { return c.xds_tls_port; })
+      .field<std::string>("ca.state_dir", "where a generated root CA is kept (key mode 0600)",
+                          [](AmbitdConfig& c) -> auto& { return c.ca_state_dir; })
+      .field<std::string>("ca.cacerts_dir", "operator-supplied CA (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)",
+                          [](AmbitdConfig& c) -> auto& { return c.ca_cacerts_dir; })
+      .field<std::string>("ca.token_file", "bearer tokens of node proxies and workloads (YAML: nodes:, workloads:)",
+                          [](AmbitdConfig& c) -> auto& { return c.ca_token_file; })
+      .field<std::chrono::milliseconds>("ca.default_ttl", "certificate lifetime when the CSR asks for none",
+                                        [](AmbitdConfig& c) -> auto& { return c.ca_default_ttl; },
+                                        config::positiveDuration())
+      .field<std::chrono::milliseconds>("ca.max_ttl", "longest certificate lifetime issued",
+                                        [](AmbitdConfig& c) -> auto& { return c.ca_max_ttl; },
+                                        config::positiveDuration())
+      .field<std::vector<std::string>>("ca.server_dns_names", "DNS names in ambitd's own TLS certificate",
+                                       [](AmbitdConfig& c) -> auto& { return c.ca_server_dns_names; })
       .field<std::string>("mesh.trust_domain", "SPIFFE trust domain",
                           [](AmbitdConfig& c) -> auto& { return c.mesh.trust_domain; }, config::nonEmpty())
       .field<std::string>("mesh.domain_suffix", "cluster DNS suffix (<svc>.<ns>.svc.<suffix>)",
@@ -35,7 +51,15 @@ config::Schema<AmbitdConfig> ambitdSchema() {
                                         [](AmbitdConfig& c) -> auto& { return c.push.debounce; })
       .field<std::chrono::milliseconds>("push.max_delay", "longest a change waits for quiet before it is pushed",
                                         [](AmbitdConfig& c) -> auto& { return c.push.max_delay; },
-                                        config::positiveDuration());
+                                        config::positiveDuration())
+      .validate([](const AmbitdConfig& c) {
+        std::vector<config::ConfigIssue> out;
+        if (c.ca_default_ttl > c.ca_max_ttl) out.push_back({"", "ca.default_ttl", "must not exceed ca.max_ttl"});
+        if (c.xds_tls_port != 0 && c.xds_tls_port == c.xds_plaintext_port) {
+          out.push_back({"", "xds.tls_port", "must differ from xds.plaintext_port"});
+        }
+        return out;
+      });
   return s;
 }
 

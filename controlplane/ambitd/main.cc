@@ -9,6 +9,7 @@
 #include "common/config/loader.h"
 #include "common/log/log.h"
 #include "controlplane/ambitd/config.h"
+#include "controlplane/ca/service.h"
 #include "controlplane/pusher.h"
 #include "controlplane/source/file_source.h"
 #include "controlplane/xds/server.h"
@@ -69,14 +70,54 @@ int main(int argc, char** argv) {
   }
   pusher.start();
 
+  ca::AuthorityOptions ca_opts;
+  ca_opts.state_dir = cfg.ca_state_dir;
+  ca_opts.cacerts_dir = cfg.ca_cacerts_dir;
+  ca_opts.default_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.ca_default_ttl);
+  ca_opts.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.ca_max_ttl);
+  auto authority = ca::CertificateAuthority::loadOrCreate(ca_opts);
+  if (!authority) {
+    log::error(*logger, "ca_failed", "error", authority.error().message);
+    return 1;
+  }
+  ca::TokenAuthenticator tokens;
+  if (!cfg.ca_token_file.empty()) {
+    auto t = ca::TokenAuthenticator::fromFile(cfg.ca_token_file, cfg.mesh.trust_domain);
+    if (!t) {
+      log::error(*logger, "ca_tokens_failed", "error", t.error().message);
+      return 1;
+    }
+    tokens = std::move(*t);
+  } else {
+    log::warn(*logger, "ca_no_tokens", "detail", "ca.token_file is not set: every certificate request is refused");
+  }
+  ca::CaService ca_service(**authority, tokens, cfg.mesh.trust_domain, [&] { return store.current(); },
+                           service.metrics());
+  auto serving = (*authority)->issueServing(cfg.ca_server_dns_names, std::chrono::hours(24 * 365));
+  if (!serving) {
+    log::error(*logger, "serving_cert_failed", "error", serving.error().message);
+    return 1;
+  }
+  grpc::SslServerCredentialsOptions tls_opts;
+  tls_opts.pem_key_cert_pairs.push_back({serving->second, serving->first});
+
   grpc::ServerBuilder builder;
   int xds_port = 0;
+  int tls_port = 0;
   builder.AddListeningPort(fmt::format("{}:{}", cfg.xds_address.find(':') == std::string::npos
                                                     ? cfg.xds_address
                                                     : "[" + cfg.xds_address + "]",
                                        cfg.xds_plaintext_port),
                            grpc::InsecureServerCredentials(), &xds_port);
+  if (cfg.xds_tls_port != 0 || cfg.xds_plaintext_port == 0) {
+    builder.AddListeningPort(fmt::format("{}:{}", cfg.xds_address.find(':') == std::string::npos
+                                                      ? cfg.xds_address
+                                                      : "[" + cfg.xds_address + "]",
+                                         cfg.xds_tls_port),
+                             grpc::SslServerCredentials(tls_opts), &tls_port);
+  }
   builder.RegisterService(&xds);
+  builder.RegisterService(&ca_service);
   builder.SetMaxReceiveMessageSize(4 << 20);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -102,7 +143,14 @@ int main(int argc, char** argv) {
     log::error(*logger, "start_failed", "error", st.error().message);
     return 1;
   }
-  log::info(*logger, "xds_listening", "address", cfg.xds_address, "port", xds_port, "config_dir", cfg.config_dir);
+  service.addConfigDump("ca", [&] {
+    return nlohmann::json{{"source", (*authority)->source()},
+                          {"expires", tls::formatTime((*authority)->signingCertExpiry())},
+                          {"root_cert", (*authority)->rootPem()},
+                          {"tokens", tokens.size()}};
+  });
+  log::info(*logger, "xds_listening", "address", cfg.xds_address, "port", xds_port, "tls_port", tls_port,
+            "config_dir", cfg.config_dir, "ca", (*authority)->source());
 
   int rc = service.runUntilShutdown();
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

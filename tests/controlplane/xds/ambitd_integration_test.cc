@@ -8,7 +8,9 @@
 #include <fstream>
 
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "common/tls/cert_builder.h"
 #include "istio/security/authorization.pb.h"
+#include "istio/security/ca.grpc.pb.h"
 #include "istio/workload/workload.pb.h"
 #include "tests/support/process.h"
 
@@ -55,16 +57,23 @@ class AmbitdIntegrationTest : public ::testing::Test {
     char tmpl[] = "/tmp/ambit-test-ambitd-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
+    fs::create_directories(dir_ + "/config");
+    config_dir_ = dir_ + "/config";
     write("demo.yaml", kDemo);
+    std::ofstream(dir_ + "/tokens.yaml") << "nodes:\n- {name: node-a, token: node-a-token-0123456789}\n";
     proc_ = std::make_unique<ambit::test::ChildProcess>(
-        AMBITD_BINARY, std::vector<std::string>{"--config_dir", dir_, "--xds.address", "127.0.0.1",
-                                                "--xds.plaintext_port", "0", "--admin.port", "0",
+        AMBITD_BINARY, std::vector<std::string>{"--config_dir", config_dir_, "--xds.address", "127.0.0.1",
+                                                "--xds.plaintext_port", "0", "--xds.tls_port", "0",
+                                                "--ca.state_dir", dir_ + "/state", "--ca.cacerts_dir",
+                                                dir_ + "/no-cacerts", "--ca.token_file", dir_ + "/tokens.yaml",
+                                                "--admin.port", "0",
                                                 "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
                                                 "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port",
                                                 "0", "--workers", "1"});
     auto line = proc_->waitForLine("msg=xds_listening", std::chrono::seconds(20));
     ASSERT_TRUE(line) << proc_->output();
     port_ = ambit::test::ChildProcess::field(*line, "port");
+    tls_port_ = ambit::test::ChildProcess::field(*line, "tls_port");
     auto channel = grpc::CreateChannel("127.0.0.1:" + port_, grpc::InsecureChannelCredentials());
     stub_ = ds::AggregatedDiscoveryService::NewStub(channel);
     ctx_.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
@@ -83,9 +92,9 @@ class AmbitdIntegrationTest : public ::testing::Test {
   }
 
   void write(const std::string& name, const std::string& content) {
-    std::string tmp = dir_ + "/." + name + ".tmp";
+    std::string tmp = config_dir_ + "/." + name + ".tmp";
     std::ofstream(tmp) << content;
-    fs::rename(tmp, dir_ + "/" + name);
+    fs::rename(tmp, config_dir_ + "/" + name);
   }
 
   void subscribe(const std::string& type) {
@@ -112,7 +121,9 @@ class AmbitdIntegrationTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string config_dir_;
   std::string port_;
+  std::string tls_port_;
   std::unique_ptr<ambit::test::ChildProcess> proc_;
   std::unique_ptr<ds::AggregatedDiscoveryService::Stub> stub_;
   grpc::ClientContext ctx_;
@@ -165,7 +176,7 @@ TEST_F(AmbitdIntegrationTest, ServesWorkloadsAndPushesOnlyWhatChanged) {
   EXPECT_EQ(names(added), (std::set<std::string>{"Kubernetes//Pod/demo/extra"}));
 
   // Removing a file removes its resources.
-  fs::remove(dir_ + "/more.yaml");
+  fs::remove(config_dir_ + "/more.yaml");
   auto removed = readAndAck();
   EXPECT_EQ(removed.resources_size(), 0);
   ASSERT_EQ(removed.removed_resources_size(), 1);
@@ -195,6 +206,44 @@ TEST_F(AmbitdIntegrationTest, ReconnectingClientGetsOnlyWhatItLacks) {
   EXPECT_EQ(resp.removed_resources(0), "Kubernetes//Pod/demo/gone");
   stream2->WritesDone();
   ctx2.TryCancel();
+}
+
+TEST_F(AmbitdIntegrationTest, NodeProxyGetsAPodCertificateOverTls) {
+  std::ifstream in(dir_ + "/state/root-cert.pem");
+  std::string root((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(root.empty()) << "the generated root is persisted";
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = root;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("ambitd.istio-system.svc");  // the name in ambitd's serving certificate
+  auto stub = istio::v1::auth::IstioCertificateService::NewStub(
+      grpc::CreateCustomChannel("127.0.0.1:" + tls_port_, grpc::SslCredentials(tls), args));
+
+  auto key = ambit::tls::generateEcKey();
+  auto csr = ambit::tls::createCsr(key->get(), {"spiffe://cluster.local/ns/demo/sa/client"});
+  istio::v1::auth::IstioCertificateRequest req;
+  req.set_csr(ambit::tls::toPem(csr->get()));
+  req.set_validity_duration(3600);
+  (*req.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value(
+      "spiffe://cluster.local/ns/demo/sa/client");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx.AddMetadata("authorization", "Bearer node-a-token-0123456789");
+  istio::v1::auth::IstioCertificateResponse resp;
+  auto status = stub->CreateCertificate(&ctx, req, &resp);
+  ASSERT_TRUE(status.ok()) << status.error_message() << "\n" << proc_->output();
+  ASSERT_EQ(resp.cert_chain_size(), 2);
+  EXPECT_EQ(resp.cert_chain(1), root);
+  auto leaf = ambit::tls::parsePemCertificates(resp.cert_chain(0));
+  EXPECT_EQ(ambit::tls::certificateUriSans((*leaf)[0].get()),
+            std::vector<std::string>{"spiffe://cluster.local/ns/demo/sa/client"});
+
+  // backend runs on node-b: node-a may not have its certificate.
+  grpc::ClientContext ctx2;
+  ctx2.AddMetadata("authorization", "Bearer node-a-token-0123456789");
+  (*req.mutable_metadata()->mutable_fields())["ImpersonatedIdentity"].set_string_value(
+      "spiffe://cluster.local/ns/demo/sa/backend");
+  EXPECT_EQ(stub->CreateCertificate(&ctx2, req, &resp).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 }  // namespace
