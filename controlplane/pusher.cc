@@ -38,8 +38,10 @@ void Pusher::stop() {
 
 void Pusher::onChange(std::shared_ptr<const Snapshot> snap) {
   std::lock_guard lock(mu_);
+  if (latest_ && snap->version <= latest_->version) return;  // listeners can race; never go back
   auto now = Clock::now();
-  if (!latest_ || latest_->version <= pushed_) first_unpushed_ = now;
+  // The first change not covered by a push done or under way starts the clock.
+  if (!latest_ || latest_->version <= std::max(pushed_, in_flight_)) first_unpushed_ = now;
   last_change_ = now;
   latest_ = std::move(snap);
   cv_.notify_all();
@@ -60,6 +62,7 @@ void Pusher::loop() {
     if (stopping_) return;
     auto snap = latest_;
     auto changed_at = first_unpushed_;
+    in_flight_ = snap->version;
     lock.unlock();
     push(snap, changed_at);
     lock.lock();
@@ -68,7 +71,17 @@ void Pusher::loop() {
 
 void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point changed_at) {
   auto t0 = Clock::now();
-  Translated t = translate(*snap, mesh_);
+  Translated t;
+  try {
+    t = translate(*snap, mesh_);
+  } catch (const std::exception& e) {
+    // A translation bug must not take the control plane down: keep serving the last good set.
+    log::error(*log::scope("ambitd.push"), "translate_failed", "version", snap->version, "error", e.what());
+    std::lock_guard lock(mu_);
+    pushed_ = std::max(pushed_, snap->version);
+    cv_.notify_all();
+    return;
+  }
   auto set = xds::buildResourceSet(t, snap->version, changed_at, mesh_.network);
   translate_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
   for (const auto& w : t.warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);

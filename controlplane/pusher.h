@@ -48,6 +48,7 @@ class Pusher {
   std::chrono::steady_clock::time_point first_unpushed_;
   std::chrono::steady_clock::time_point last_change_;
   uint64_t pushed_ = 0;
+  uint64_t in_flight_ = 0;  // version being translated/pushed right now
   bool stopping_ = false;
   std::thread thread_;
 };

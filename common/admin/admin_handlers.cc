@@ -21,14 +21,22 @@ std::string levelsText() {
 Response logging(const Request& req) {
   if (req.method == "GET" || req.query.empty()) return text(200, levelsText());
   // POST /logging?level=debug sets every scope; POST /logging?<scope>=<level> one.
+  // All or nothing: check every pair before changing anything.
+  auto current = log::levels();
+  std::vector<std::pair<std::string, log::Level>> changes;
   for (const auto& [key, value] : req.query) {
     auto level = log::parseLevel(value);
     if (!level) return text(400, level.error().message + "\n");
-    if (key == "level") {
-      log::setDefaultLevel(*level);
-    } else if (auto st = log::setLevel(key, *level); !st) {
-      return text(404, st.error().message + "\n" + levelsText());
+    if (key != "level" && !current.count(key)) {
+      return text(404, "no log scope named '" + key + "'\n" + levelsText());
     }
+    changes.emplace_back(key, *level);
+  }
+  for (const auto& [key, level] : changes) {
+    if (key == "level") log::setDefaultLevel(level);
+  }
+  for (const auto& [key, level] : changes) {
+    if (key != "level") (void)log::setLevel(key, level);
   }
   log::info(*log::scope("admin"), "log_levels_changed", "request", req.path);
   return text(200, levelsText());

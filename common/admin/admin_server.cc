@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -62,9 +63,14 @@ asio::awaitable<void> session(const AdminServer* server, tcp::socket socket, std
     out.set(http::field::server, "ambit-admin");
     out.set(http::field::content_type, resp.content_type);
     for (const auto& [k, v] : resp.headers) out.set(k, v);
-    out.body() = std::move(resp.body);
     out.keep_alive(req.keep_alive());
-    out.prepare_payload();
+    if (req.method() == http::verb::head) {
+      // HEAD: the length a GET would have, and no body (a body would corrupt keep-alive framing).
+      out.content_length(resp.body.size());
+    } else {
+      out.body() = std::move(resp.body);
+      out.prepare_payload();
+    }
     stream.expires_after(limits.idle_timeout);
     auto [wec, wn] = co_await http::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
     (void)wn;
@@ -81,7 +87,13 @@ asio::awaitable<void> acceptLoop(const AdminServer* server, std::shared_ptr<void
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
-    if (ec) continue;
+    if (ec) {
+      // Out of fds or memory: back off instead of spinning the admin thread.
+      log::warn(*logger, "admin_accept_failed", "error", ec.message());
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
     if (*connections >= limits.max_connections) {
       log::warn(*logger, "admin_connection_refused", "reason", "too many connections", "limit",
                 limits.max_connections);
@@ -158,7 +170,10 @@ void AdminServer::start() {
   if (started_) return;
   started_ = true;
   for (auto& ep : endpoints_) {
-    asio::co_spawn(ctx_, acceptLoop(this, ep, ep->acceptor, ep->paths, limits_, connections_), asio::detached);
+    // Each endpoint has its own connection budget, so idle connections to the
+    // node-facing stats port cannot starve the kubelet's readiness probes.
+    asio::co_spawn(ctx_, acceptLoop(this, ep, ep->acceptor, ep->paths, limits_, std::make_shared<std::size_t>(0)),
+                   asio::detached);
   }
   thread_ = std::thread([this] { ctx_.run(); });
 }

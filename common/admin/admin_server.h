@@ -37,7 +37,7 @@ struct Response {
 using Handler = std::function<Response(const Request&)>;
 
 struct AdminLimits {
-  std::size_t max_connections = 64;
+  std::size_t max_connections = 64;  // per endpoint
   std::size_t max_body_bytes = 64 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds idle_timeout{30};
@@ -80,7 +80,6 @@ class AdminServer {
   asio::io_context ctx_{1};
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
   std::thread thread_;
-  std::shared_ptr<std::size_t> connections_ = std::make_shared<std::size_t>(0);
   bool started_ = false;
 };
 

@@ -17,7 +17,10 @@ Service::Service(std::string name, ServiceConfig config)
 
 Service::~Service() {
   admin_.stop();
+  // The io_contexts own coroutine frames holding Drain handles: destroy them
+  // while drain_ is still alive.
   workers_->abort();
+  workers_.reset();
 }
 
 void Service::addConfigDump(std::string section, std::function<nlohmann::json()> fn) {
@@ -77,7 +80,9 @@ int Service::runUntilShutdown() {
             fmt::format("{}ms", config_.drain_deadline.count()));
   auto outcome = drain_.drainAndWait(config_.drain_deadline);
   log::info(*logger, "drained", "finished", outcome.finished, "cut", outcome.cut, "all_closed", outcome.all_closed);
-  workers_->stop();
+  // Every connection has ended or been cut; whatever is still queued (an upstream
+  // read a cut did not cancel, a timer) must not keep the process alive.
+  workers_->abort();
   admin_.stop();
   return 0;
 }

@@ -58,6 +58,11 @@ class Walker {
         continue;
       }
       std::string path = prefix.empty() ? key.Scalar() : prefix + "." + key.Scalar();
+      if (key.Scalar().find('.') != std::string::npos) {
+        // "admin.port: 1" beside "admin: {port: 2}" would silently pick one.
+        issue(key.Mark(), path, "dotted keys are not allowed; write nested mappings instead");
+        continue;
+      }
       if (!seen.insert(key.Scalar()).second) {
         issue(key.Mark(), path, "set twice in the same mapping");
         continue;

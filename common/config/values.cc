@@ -2,6 +2,7 @@
 #include "common/config/values.h"
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 
 namespace ambit::config {
@@ -68,7 +69,7 @@ Result<double> Codec<double>::fromText(std::string_view t) {
   double v = 0;
   const char* end = t.data() + t.size();
   auto [p, ec] = std::from_chars(t.data(), end, v);
-  if (ec != std::errc() || p != end || t.empty()) {
+  if (ec != std::errc() || p != end || t.empty() || !std::isfinite(v)) {
     return makeError(ErrorCode::kInvalidArgument, "expected a number, got '{}'", t);
   }
   return v;

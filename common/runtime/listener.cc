@@ -1,6 +1,8 @@
 // Accept loops, one per worker.
 #include "common/runtime/listener.h"
 
+#include <future>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -108,13 +110,20 @@ Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain
   }
   std::weak_ptr<State> weak = st;
   drain.onStart([weak] {
+    // Runs on the draining thread (never a worker): wait until every acceptor is
+    // closed, so "refused once the drain started" holds when drainAndWait goes on.
     if (auto s = weak.lock()) {
+      std::vector<std::future<void>> closed;
       for (auto& acc : s->acceptors) {
-        asio::post(acc->get_executor(), [s, a = acc.get()] {
+        auto done = std::make_shared<std::promise<void>>();
+        closed.push_back(done->get_future());
+        asio::post(acc->get_executor(), [s, a = acc.get(), done] {
           boost::system::error_code ignored;
           a->close(ignored);
+          done->set_value();
         });
       }
+      for (auto& f : closed) f.wait_for(std::chrono::seconds(1));  // bounded: a stopped pool never runs it
     }
   });
   log::info(*st->log, "listening", "listener", st->options.name, "address", bind_ep.address().to_string(),

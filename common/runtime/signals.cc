@@ -2,6 +2,7 @@
 #include "common/runtime/signals.h"
 
 #include <csignal>
+#include <cstdlib>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -14,12 +15,22 @@ struct ShutdownSignal::SignalThread {
   std::thread thread;
 };
 
+void ShutdownSignal::armSignals() {
+  signals_->set.async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (requested()) {
+      // A second signal while draining: the operator wants out now.
+      std::_Exit(128 + sig);
+    }
+    request(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    armSignals();
+  });
+}
+
 ShutdownSignal::ShutdownSignal(bool watch_signals) {
   if (!watch_signals) return;
   signals_ = std::make_unique<SignalThread>();
-  signals_->set.async_wait([this](const boost::system::error_code& ec, int sig) {
-    if (!ec) request(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  });
+  armSignals();
   signals_->thread = std::thread([s = signals_.get()] { s->ctx.run(); });
 }
 

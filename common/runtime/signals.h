@@ -18,7 +18,7 @@ class ShutdownSignal {
   ShutdownSignal(const ShutdownSignal&) = delete;
   ShutdownSignal& operator=(const ShutdownSignal&) = delete;
 
-  // Thread-safe; the first reason wins.
+  // Thread-safe; the first reason wins. A second SIGTERM/SIGINT exits at once.
   void request(const std::string& reason);
   // Blocks until a request or signal; returns its reason ("SIGTERM", "admin /quitquitquit").
   std::string wait();
@@ -26,6 +26,7 @@ class ShutdownSignal {
 
  private:
   struct SignalThread;
+  void armSignals();
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string reason_;

@@ -37,47 +37,71 @@ std::shared_ptr<spdlog::logger> logger() {
 
 }  // namespace
 
-std::vector<FileLoad> readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors) {
-  std::vector<FileLoad> out;
+// Directories below `dir`, hidden ones (ConfigMap "..2024_01_01" snapshots) skipped.
+std::vector<fs::path> listDirectories(const std::string& dir, bool* complete) {
+  std::vector<fs::path> out{dir};
+  std::error_code ec;
+  auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_directory()) continue;
+    if (it->path().filename().string().rfind(".", 0) == 0) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    out.push_back(it->path());
+  }
+  if (ec && complete) *complete = false;
+  return out;
+}
+
+DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors) {
+  DirectoryRead out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     if (errors) errors->push_back(ConfigIssue{dir, "", "not a directory"});
+    out.complete = false;
     return out;
   }
   std::vector<fs::path> paths;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->path().filename().string().rfind(".", 0) == 0 && it->is_directory()) {
-      it.disable_recursion_pending();  // hidden directories (..2024_01_01 in ConfigMaps) are not config
-      continue;
+  for (const auto& d : listDirectories(dir, &out.complete)) {
+    for (auto it = fs::directory_iterator(d, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::error_code fec;
+      if (it->is_regular_file(fec) && isYamlFile(it->path())) paths.push_back(it->path());
     }
-    if (it->is_regular_file() && isYamlFile(it->path())) paths.push_back(it->path());
+    if (ec) {
+      // A directory that vanished or cannot be listed: we do not know what it holds.
+      if (errors) errors->push_back(ConfigIssue{d.string(), "", "cannot list: " + ec.message()});
+      out.complete = false;
+      ec.clear();
+    }
   }
   std::sort(paths.begin(), paths.end());
   for (const auto& p : paths) {
+    FileLoad load;
+    load.path = p.string();
     std::ifstream in(p, std::ios::binary);
     if (!in) {
       if (errors) errors->push_back(ConfigIssue{p.string(), "", "cannot read: " + std::string(std::strerror(errno))});
+      load.readable = false;
+      out.files.push_back(std::move(load));
       continue;
     }
     std::stringstream ss;
     ss << in.rdbuf();
     std::string content = ss.str();
-    FileLoad load;
-    load.path = p.string();
     load.content_hash = hashOf(content);
     load.result = parseDocuments(content, p.string());
-    out.push_back(std::move(load));
+    out.files.push_back(std::move(load));
   }
   return out;
 }
 
 ValidationReport validateDirectory(const std::string& dir) {
   ValidationReport report;
-  auto loads = readDirectory(dir, &report.issues);
+  auto loads = readDirectory(dir, &report.issues).files;
   ModelStore scratch;
   for (auto& l : loads) {
+    if (!l.readable) continue;  // already reported
     ++report.files;
     for (auto& i : l.result.issues) report.issues.push_back(i);
     for (auto& w : l.result.warnings) report.warnings.push_back(w);
@@ -98,23 +122,18 @@ FileSource::~FileSource() { stop(); }
 Status FileSource::addWatches() {
   constexpr uint32_t kMask =
       IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF;
-  std::vector<std::string> dirs{dir_};
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir_, fs::directory_options::follow_directory_symlink, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory()) dirs.push_back(it->path().string());
-  }
-  for (const auto& d : dirs) {
-    bool known = false;
-    for (const auto& [_, w] : watches_) known |= (w == d);
-    if (known) continue;
+  // Re-adding is cheap and idempotent (an inode already watched keeps its wd),
+  // and it picks up a directory deleted and created again under the same path.
+  std::map<int, std::string> fresh;
+  for (const auto& d : listDirectories(dir_, nullptr)) {
     int wd = inotify_add_watch(inotify_fd_, d.c_str(), kMask);
     if (wd < 0) {
-      return makeError(ErrorCode::kUnavailable, "cannot watch {}: {}", d, std::strerror(errno));
+      if (d == dir_) return makeError(ErrorCode::kUnavailable, "cannot watch {}: {}", d.string(), std::strerror(errno));
+      continue;  // vanished between listing and watching; the next event rescans
     }
-    watches_[wd] = d;
+    fresh[wd] = d.string();
   }
+  watches_ = std::move(fresh);
   return okStatus();
 }
 
@@ -176,38 +195,16 @@ void FileSource::watchLoop() {
 
 void FileSource::rescan() {
   std::vector<ConfigIssue> dir_errors;
-  auto loads = readDirectory(dir_, &dir_errors);
+  auto read = readDirectory(dir_, &dir_errors);
   for (const auto& e : dir_errors) log::error(*logger(), "config_dir_error", "error", e.toString());
   std::lock_guard lock(mu_);
   bool changed = false;
   std::set<std::string> present;
-  for (auto& l : loads) {
-    present.insert(l.path);
-    FileState& st = files_[l.path];
-    if (st.hash == l.content_hash) continue;
-    st.hash = l.content_hash;
-    st.warnings = l.result.warnings;
-    for (const auto& w : st.warnings) log::warn(*logger(), "config_warning", "detail", w);
-    changed = true;
-    if (!l.result.ok()) {
-      st.errors.clear();
-      for (const auto& i : l.result.issues) st.errors.push_back(i.toString());
-      log::error(*logger(), "config_rejected", "file", l.path, "errors", st.errors.size(), "first", st.errors[0],
-                 "kept_previous", st.applied);
-      continue;
-    }
-    std::size_t count = l.result.objects.size();
-    if (auto s = store_.replace(l.path, std::move(l.result.objects)); !s) {
-      st.errors = {s.error().message};
-      log::error(*logger(), "config_rejected", "file", l.path, "error", s.error().message, "kept_previous", st.applied);
-      continue;
-    }
-    st.errors.clear();
-    st.applied = true;
-    st.objects = count;
-    log::info(*logger(), "config_applied", "file", l.path, "objects", count);
-  }
-  for (auto it = files_.begin(); it != files_.end();) {
+  for (const auto& l : read.files) present.insert(l.path);
+
+  // Deleted files first, so a file that clashed with one of them can now apply.
+  // After an incomplete listing, absence proves nothing: remove nothing.
+  for (auto it = files_.begin(); read.complete && it != files_.end();) {
     if (present.count(it->first)) {
       ++it;
       continue;
@@ -216,6 +213,51 @@ void FileSource::rescan() {
     log::info(*logger(), "config_removed", "file", it->first);
     it = files_.erase(it);
     changed = true;
+  }
+
+  std::vector<FileLoad*> clashed;
+  auto apply = [&](FileLoad& l, FileState& st) {
+    std::size_t count = l.result.objects.size();
+    if (auto s = store_.replace(l.path, l.result.objects); !s) {
+      // Rejected for a clash with another file: forget the hash so the file is
+      // tried again on the next change (the other file may be fixed or deleted).
+      st.hash.clear();
+      st.errors = {s.error().message};
+      clashed.push_back(&l);
+      log::error(*logger(), "config_rejected", "file", l.path, "error", s.error().message, "kept_previous", st.applied);
+      return false;
+    }
+    st.hash = l.content_hash;
+    st.errors.clear();
+    st.applied = true;
+    st.objects = count;
+    log::info(*logger(), "config_applied", "file", l.path, "objects", count);
+    return true;
+  };
+
+  bool applied_any = false;
+  for (auto& l : read.files) {
+    FileState& st = files_[l.path];
+    if (!l.readable) continue;  // keep its last good content until it can be read
+    if (st.hash == l.content_hash) continue;
+    changed = true;
+    st.warnings = l.result.warnings;
+    for (const auto& w : st.warnings) log::warn(*logger(), "config_warning", "detail", w);
+    if (!l.result.ok()) {
+      st.hash = l.content_hash;
+      st.errors.clear();
+      for (const auto& i : l.result.issues) st.errors.push_back(i.toString());
+      log::error(*logger(), "config_rejected", "file", l.path, "errors", st.errors.size(), "first", st.errors[0],
+                 "kept_previous", st.applied);
+      continue;
+    }
+    applied_any |= apply(l, st);
+  }
+  // One more try for clashes, now that every other file of this pass is in.
+  if (applied_any && !clashed.empty()) {
+    auto retry = std::move(clashed);
+    clashed.clear();
+    for (FileLoad* l : retry) apply(*l, files_[l->path]);
   }
   if (changed) {
     ++generation_;

@@ -22,9 +22,18 @@ namespace ambit::controlplane {
 struct FileLoad {
   std::string path;
   std::string content_hash;
+  bool readable = true;
   ParseResult result;
 };
-std::vector<FileLoad> readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors);
+// `complete` is false when the listing hit an error (a directory vanished or is
+// unreadable): then a file missing from the result may still exist, and callers
+// must not treat it as deleted. A file that exists but cannot be read is listed
+// with `readable` false.
+struct DirectoryRead {
+  std::vector<FileLoad> files;
+  bool complete = true;
+};
+DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors);
 
 // Checks a directory as FileSource would load it: parse errors and objects
 // declared twice across files. Returns every issue (empty = valid).

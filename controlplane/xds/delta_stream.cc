@@ -28,12 +28,17 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
       return;
     }
     std::shared_ptr<const ResourceSet> set = server_.current();
+    bool keep_reading = true;
     {
       std::lock_guard lock(mu_);
       if (set && (!latest_ || set->version >= latest_->version)) latest_ = set;
-      handleRequest(req_);
+      keep_reading = handleRequest(req_) && !finishing_;
     }
     req_.Clear();
+    if (!keep_reading) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "too many type URLs on one stream"));
+      return;
+    }
     StartRead(&req_);
     maybeWrite();
   }
@@ -46,7 +51,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
       if (!ok) finishing_ = true;
       finish_now = finishing_;
     }
-    if (finish_now) finish(grpc::Status::OK);
+    if (finish_now) finish(grpc::Status::OK);  // keeps a status recorded earlier
     else maybeWrite();
   }
 
@@ -86,7 +91,12 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     std::chrono::steady_clock::time_point changed_at;
   };
 
-  void handleRequest(const ds::DeltaDiscoveryRequest& req) {
+  // False when the client is abusing the stream (too many type URLs).
+  bool handleRequest(const ds::DeltaDiscoveryRequest& req) {
+    if (!subs_.count(req.type_url()) && subs_.size() >= kMaxTypes) {
+      log::warn(*log::scope("ambitd.xds"), "xds_too_many_types", "node", node_id_, "limit", kMaxTypes);
+      return false;
+    }
     if (node_id_.empty() && req.has_node()) {
       node_id_ = req.node().id();
       log::info(*log::scope("ambitd.xds"), "xds_stream_opened", "peer", peer_, "node", node_id_, "protocol", "delta");
@@ -117,6 +127,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     const TypeResources* current = latest_ ? latest_->find(type) : nullptr;
     subs_[type].onRequest(req, first, current);
     if (first && current == nullptr) unknown_types_to_answer_.insert(type);
+    return true;
   }
 
   // Builds the next response under the lock, writes it outside.
@@ -174,14 +185,18 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     return false;
   }
 
+  // The first status given wins, also when the Finish itself waits for a write.
   void finish(grpc::Status status) {
+    grpc::Status final_status;
     {
       std::lock_guard lock(mu_);
+      if (!finishing_) finish_status_ = status;
       finishing_ = true;
       if (writing_ || finished_) return;  // OnWriteDone finishes
       finished_ = true;
+      final_status = finish_status_;
     }
-    Finish(status);
+    Finish(final_status);
   }
 
   XdsServer& server_;
@@ -194,6 +209,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
   std::map<std::string, DeltaSubscription> subs_;
   std::set<std::string> unknown_types_to_answer_;
   static constexpr std::size_t kMaxPending = 64;
+  static constexpr std::size_t kMaxTypes = 16;
   std::map<uint64_t, Pending> pending_;  // by nonce
   std::map<std::string, std::string> last_nack_;
   std::map<std::string, uint64_t> acked_version_;
@@ -201,6 +217,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
   bool writing_ = false;
   bool finishing_ = false;
   bool finished_ = false;
+  grpc::Status finish_status_;
 };
 
 }  // namespace

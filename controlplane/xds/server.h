@@ -67,7 +67,7 @@ class XdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   std::shared_ptr<const ResourceSet> current_;
 };
 
-// "address" / "authorization" for metric labels; the URL's last part otherwise.
+// "address" / "authorization" for metric labels; "other" for any type we do not serve.
 std::string shortTypeName(const std::string& type_url);
 
 }  // namespace ambit::controlplane::xds

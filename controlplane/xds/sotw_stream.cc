@@ -26,12 +26,18 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
       return;
     }
     std::shared_ptr<const ResourceSet> set = server_.current();
+    bool keep_reading = true;
     {
       std::lock_guard lock(mu_);
-      if (set) latest_ = set;
-      handleRequest(req_);
+      // notify() may already have delivered a newer set: never go back.
+      if (set && (!latest_ || set->version >= latest_->version)) latest_ = set;
+      keep_reading = handleRequest(req_) && !finishing_;
     }
     req_.Clear();
+    if (!keep_reading) {
+      finish();
+      return;
+    }
     StartRead(&req_);
     maybeWrite();
   }
@@ -78,14 +84,19 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
     bool requested = true;
   };
 
-  void handleRequest(const ds::DiscoveryRequest& req) {
+  // False when the client is abusing the stream (too many type URLs).
+  bool handleRequest(const ds::DiscoveryRequest& req) {
     if (node_id_.empty() && req.has_node()) node_id_ = req.node().id();
+    if (!types_.count(req.type_url()) && types_.size() >= kMaxTypes) {
+      log::warn(*log::scope("ambitd.xds"), "xds_too_many_types", "node", node_id_, "limit", kMaxTypes);
+      return false;
+    }
     TypeState& t = types_[req.type_url()];
     if (req.has_error_detail()) {
       server_.metrics().rejects.get({shortTypeName(req.type_url())})->inc();
       log::warn(*log::scope("ambitd.xds"), "xds_nack", "node", node_id_, "type", shortTypeName(req.type_url()),
                 "error", req.error_detail().message());
-      return;
+      return true;
     }
     if (!req.version_info().empty()) t.acked_version = req.version_info();
     std::set<std::string> names(req.resource_names().begin(), req.resource_names().end());
@@ -94,6 +105,7 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
       t.names = std::move(names);
       t.sent_version.clear();  // a new subscription always gets an answer
     }
+    return true;
   }
 
   // The version of what a type's response would hold: a hash of its entries.
@@ -149,6 +161,7 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
     Finish(grpc::Status::OK);
   }
 
+  static constexpr std::size_t kMaxTypes = 16;
   XdsServer& server_;
   const std::string peer_;
   ds::DiscoveryRequest req_;

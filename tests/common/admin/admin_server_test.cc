@@ -108,6 +108,32 @@ TEST_F(AdminServerTest, LoggingLevelsChangeWithPost) {
   log::setDefaultLevel(log::Level::info);
 }
 
+TEST_F(AdminServerTest, HeadHasNoBodyAndKeepsTheConnectionUsable) {
+  asio::io_context ctx;
+  beast::tcp_stream stream(ctx);
+  stream.connect(admin_);
+  for (auto verb : {http::verb::head, http::verb::get}) {
+    http::request<http::string_body> req{verb, "/healthz/ready", 11};
+    req.set(http::field::host, "localhost");
+    http::write(stream, req);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    if (verb == http::verb::head) parser.skip(true);  // a HEAD response has no body to read
+    http::read(stream, buf, parser);
+    EXPECT_EQ(parser.get().result_int(), 503u);
+    if (verb == http::verb::get) {
+      EXPECT_EQ(parser.get().body(), "waiting for certificates\n");
+    }
+  }
+}
+
+TEST_F(AdminServerTest, LoggingChangesAreAllOrNothing) {
+  auto l = log::scope("admin.atomic");
+  log::setDefaultLevel(log::Level::info);
+  EXPECT_EQ(call(admin_, http::verb::post, "/logging?admin.atomic=debug&no.such.scope=debug").status, 404);
+  EXPECT_EQ(l->level(), log::Level::info) << "nothing applied when one part is bad";
+}
+
 TEST_F(AdminServerTest, QuitNeedsPost) {
   EXPECT_EQ(call(admin_, http::verb::get, "/quitquitquit").status, 405);
   EXPECT_FALSE(quit_);

@@ -94,6 +94,7 @@ TEST(ConfigTest, ErrorsNameFileLineAndField) {
       {"enable_ipv6: yes\n", "testd.yaml:1:14: field 'enable_ipv6': expected true or false, got 'yes'"},
       {"- a\n- b\n", "testd.yaml:1:1: the config must be a mapping of fields"},
       {"admin: {port: 1\n", "testd.yaml:2:1: YAML syntax error: end of map flow not found"},
+      {"admin.port: 1\n", "testd.yaml:1:1: field 'admin.port': dotted keys are not allowed; write nested mappings instead"},
       {"admin:\n  address: 198.18.0.1\n",
        "testd.yaml:2:3: field 'admin.address': a non-loopback admin address needs a non-default port"},
   };

@@ -42,6 +42,12 @@ TEST(CodecTest, IntegersAreStrict) {
   EXPECT_FALSE(Codec<int32_t>::fromYaml(YAML::Load("[1, 2]")).ok());
 }
 
+TEST(CodecTest, NumbersMustBeFinite) {
+  EXPECT_DOUBLE_EQ(*Codec<double>::fromText("0.25"), 0.25);
+  EXPECT_FALSE(Codec<double>::fromText("nan").ok());
+  EXPECT_FALSE(Codec<double>::fromText("inf").ok());
+}
+
 TEST(CodecTest, BoolsAreStrictInYaml) {
   EXPECT_TRUE(*Codec<bool>::fromYaml(YAML::Load("true")));
   EXPECT_FALSE(*Codec<bool>::fromYaml(YAML::Load("false")));
