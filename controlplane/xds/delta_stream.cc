@@ -18,9 +18,8 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
  public:
   DeltaStream(XdsServer& server, grpc::CallbackServerContext* ctx) : server_(server), peer_(ctx->peer()) {
     latest_ = server_.current();
-    server_.add(this);
-    StartRead(&req_);
   }
+  void start() { StartRead(&req_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -56,9 +55,12 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
   }
 
   void OnDone() override {
-    server_.remove(this);
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
     log::info(*log::scope("ambitd.xds"), "xds_stream_closed", "peer", peer_, "node", node_id_);
-    delete this;
+    server_.remove(this);  // may destroy this stream: nothing after it
   }
 
   void notify(std::shared_ptr<const ResourceSet> set) override {
@@ -134,7 +136,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
   void maybeWrite() {
     {
       std::lock_guard lock(mu_);
-      if (writing_ || finishing_ || !latest_) return;
+      if (writing_ || finishing_ || done_ || !latest_) return;
       if (!buildResponseLocked()) return;
       writing_ = true;
     }
@@ -217,6 +219,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
   bool writing_ = false;
   bool finishing_ = false;
   bool finished_ = false;
+  bool done_ = false;  // OnDone ran: gRPC is finished with this reactor
   grpc::Status finish_status_;
 };
 
@@ -224,7 +227,10 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
 
 grpc::ServerBidiReactor<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse>* XdsServer::DeltaAggregatedResources(
     grpc::CallbackServerContext* ctx) {
-  return new DeltaStream(*this, ctx);
+  auto stream = std::make_shared<DeltaStream>(*this, ctx);
+  add(stream);
+  stream->start();
+  return stream.get();
 }
 
 }  // namespace ambit::controlplane::xds

@@ -35,9 +35,16 @@ XdsServer::XdsServer(metrics::Registry& registry, XdsLimits limits) : limits_(li
 }
 
 void XdsServer::update(std::shared_ptr<const ResourceSet> set) {
-  std::lock_guard lock(mu_);
-  current_ = set;
-  for (Stream* s : streams_) s->notify(set);
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(mu_);
+    current_ = set;
+    streams.reserve(streams_.size());
+    for (auto& [_, s] : streams_) streams.push_back(s);
+  }
+  // Each stream diffs on its own; doing it outside the lock keeps new clients,
+  // closing clients and scrapes from waiting for every diff.
+  for (auto& s : streams) s->notify(set);
 }
 
 std::shared_ptr<const ResourceSet> XdsServer::current() const {
@@ -50,31 +57,43 @@ std::size_t XdsServer::clients() const {
   return streams_.size();
 }
 
-void XdsServer::add(Stream* s) {
+void XdsServer::add(std::shared_ptr<Stream> s) {
   std::lock_guard lock(mu_);
-  streams_.insert(s);
+  Stream* key = s.get();
+  streams_.emplace(key, std::move(s));
 }
 
 void XdsServer::remove(Stream* s) {
+  std::shared_ptr<Stream> last;  // destroyed after the lock is released
   std::lock_guard lock(mu_);
-  streams_.erase(s);
+  auto it = streams_.find(s);
+  if (it != streams_.end()) {
+    last = std::move(it->second);
+    streams_.erase(it);
+  }
 }
 
 nlohmann::json XdsServer::dump() const {
-  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<Stream>> streams;
+  std::shared_ptr<const ResourceSet> current;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [_, s] : streams_) streams.push_back(s);
+    current = current_;
+  }
   nlohmann::json clients = nlohmann::json::array();
-  for (Stream* s : streams_) clients.push_back(s->dump());
+  for (const auto& s : streams) clients.push_back(s->dump());
   nlohmann::json out = {{"clients", clients}};
-  if (current_) {
+  if (current) {
     nlohmann::json res = nlohmann::json::object();
-    for (const auto& [type, t] : current_->types) {
+    for (const auto& [type, t] : current->types) {
       nlohmann::json names = nlohmann::json::object();
       for (const auto& [name, e] : t.by_name) names[name] = e.version;
       res[shortTypeName(type)] = names;
     }
-    out["system_version"] = current_->version;
+    out["system_version"] = current->version;
     out["resources"] = res;
-    out["warnings"] = current_->warnings;
+    out["warnings"] = current->warnings;
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 
@@ -21,7 +22,9 @@ struct XdsLimits {
   std::size_t max_response_bytes = 1 << 20;  // bigger pushes go out in several responses
 };
 
-// A live client stream (delta or SotW).
+// A live client stream (delta or SotW). The server holds it by shared_ptr from
+// creation until gRPC's OnDone, so update() can notify streams outside its lock
+// while a stream finishes; notify() after OnDone is a no-op.
 class Stream {
  public:
   virtual ~Stream() = default;
@@ -53,8 +56,8 @@ class XdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
                           envoy::service::discovery::v3::DiscoveryResponse>*
   StreamAggregatedResources(grpc::CallbackServerContext* ctx) override;
 
-  // Used by the streams.
-  void add(Stream* s);
+  // Used by the streams. remove() drops the server's reference: call it last.
+  void add(std::shared_ptr<Stream> s);
   void remove(Stream* s);
   XdsMetrics& metrics() { return metrics_; }
   const XdsLimits& limits() const { return limits_; }
@@ -62,8 +65,8 @@ class XdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
  private:
   XdsLimits limits_;
   XdsMetrics metrics_;
-  mutable std::mutex mu_;  // lock order: server, then stream
-  std::set<Stream*> streams_;
+  mutable std::mutex mu_;  // guards streams_ and current_; never held while calling into a stream
+  std::map<Stream*, std::shared_ptr<Stream>> streams_;
   std::shared_ptr<const ResourceSet> current_;
 };
 

@@ -16,9 +16,8 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
  public:
   SotwStream(XdsServer& server, grpc::CallbackServerContext* ctx) : server_(server), peer_(ctx->peer()) {
     latest_ = server_.current();
-    server_.add(this);
-    StartRead(&req_);
   }
+  void start() { StartRead(&req_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -55,8 +54,11 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
   }
 
   void OnDone() override {
-    server_.remove(this);
-    delete this;
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    server_.remove(this);  // may destroy this stream: nothing after it
   }
 
   void notify(std::shared_ptr<const ResourceSet> set) override {
@@ -122,7 +124,7 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
   void maybeWrite() {
     {
       std::lock_guard lock(mu_);
-      if (writing_ || finishing_ || !latest_) return;
+      if (writing_ || finishing_ || done_ || !latest_) return;
       bool built = false;
       for (auto& [type, t] : types_) {
         const TypeResources* res = latest_->find(type);
@@ -174,13 +176,17 @@ class SotwStream final : public grpc::ServerBidiReactor<ds::DiscoveryRequest, ds
   bool writing_ = false;
   bool finishing_ = false;
   bool finished_ = false;
+  bool done_ = false;  // OnDone ran: gRPC is finished with this reactor
 };
 
 }  // namespace
 
 grpc::ServerBidiReactor<ds::DiscoveryRequest, ds::DiscoveryResponse>* XdsServer::StreamAggregatedResources(
     grpc::CallbackServerContext* ctx) {
-  return new SotwStream(*this, ctx);
+  auto stream = std::make_shared<SotwStream>(*this, ctx);
+  add(stream);
+  stream->start();
+  return stream.get();
 }
 
 }  // namespace ambit::controlplane::xds
