@@ -19,6 +19,21 @@ trap cleanup EXIT
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+# wait_for_admin NAME PID LOG: prints the admin address once the process logs it
+# (bounded: 5 s), or shows the log and fails.
+wait_for_admin() {
+  local name="$1" pid="$2" log="$3" addr=""
+  for _ in $(seq 1 100); do
+    addr="$(grep -o 'admin=[0-9.:]*' "$log" 2>/dev/null | head -1 | cut -d= -f2)" || true
+    [ -n "$addr" ] && { echo "$addr"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$name did not start" >&2
+  cat "$log" >&2
+  return 1
+}
+
 # Ports 0 let the kernel pick free ones, so the demo never collides with a running mesh.
 cat > "$WORK/ztunnel.yaml" <<YAML
 drain_deadline: 3s
@@ -40,14 +55,7 @@ printf 'workers: two\nadmin:\n  prot: 15000\n' > "$WORK/bad.yaml"
 step "Starting ztunnel (runtime shell: workers, admin, metrics, drain)"
 "$BIN" -c "$WORK/ztunnel.yaml" > "$WORK/ztunnel.log" 2>&1 &
 ZT_PID=$!
-ADMIN=""
-for _ in $(seq 1 100); do
-  ADMIN="$(grep -o 'admin=[0-9.:]*' "$WORK/ztunnel.log" 2>/dev/null | head -1 | cut -d= -f2)" || true
-  [ -n "$ADMIN" ] && break
-  kill -0 "$ZT_PID" 2>/dev/null || { cat "$WORK/ztunnel.log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$ADMIN" ] || { echo "ztunnel did not start"; cat "$WORK/ztunnel.log"; exit 1; }
+ADMIN="$(wait_for_admin ztunnel "$ZT_PID" "$WORK/ztunnel.log")"
 READY="$(grep -o 'readiness=[0-9.:]*' "$WORK/ztunnel.log" | cut -d= -f2)"
 STATS="$(grep -o 'stats=[0-9.:]*' "$WORK/ztunnel.log" | cut -d= -f2)"
 cat "$WORK/ztunnel.log"
@@ -93,14 +101,7 @@ step "Starting ambitd (xDS on a free port, CA root generated in a temp dir)"
   --admin.port 0 --admin.stats_address 127.0.0.1 --admin.stats_port 0 \
   --admin.readiness_address 127.0.0.1 --admin.readiness_port 0 > "$WORK/ambitd.log" 2>&1 &
 AMBITD_PID=$!
-CP_ADMIN=""
-for _ in $(seq 1 100); do
-  CP_ADMIN="$(grep -o 'admin=[0-9.:]*' "$WORK/ambitd.log" 2>/dev/null | head -1 | cut -d= -f2)" || true
-  [ -n "$CP_ADMIN" ] && break
-  kill -0 "$AMBITD_PID" 2>/dev/null || { cat "$WORK/ambitd.log"; exit 1; }
-  sleep 0.05
-done
-[ -n "$CP_ADMIN" ] || { echo "ambitd did not start"; cat "$WORK/ambitd.log"; exit 1; }
+CP_ADMIN="$(wait_for_admin ambitd "$AMBITD_PID" "$WORK/ambitd.log")"
 grep -E 'msg=(ca_ready|xds_listening|config_applied)' "$WORK/ambitd.log" || true
 
 step "What ambitd serves over xDS (resource name -> version)"

@@ -1,7 +1,5 @@
 // ztunnel: the node proxy. This binary so far is the runtime shell (config,
 // workers, admin, drain); the proxy data paths arrive with the ztunnel issue.
-#include <iostream>
-
 #include <CLI/CLI.hpp>
 
 #include "common/app/service.h"
@@ -16,24 +14,17 @@ int main(int argc, char** argv) {
   config::CommandLine cmdline(cli, schema);
   CLI11_PARSE(cli, argc, argv);
 
-  auto loaded = config::load(schema, cmdline.inputs());
+  int exit_code = 0;
+  auto loaded = app::loadConfig(schema, cmdline, exit_code);
+  if (!loaded) return exit_code;
   auto logger = log::scope("ztunnel");
-  for (const auto& w : loaded.warnings) log::warn(*logger, "config_warning", "detail", w);
-  if (!loaded.ok()) {
-    std::cerr << loaded.describeIssues("ztunnel") << "\n";
-    return 2;
-  }
-  if (cmdline.printConfigRequested()) {
-    std::cout << config::renderEffective(schema, &*loaded.config, loaded.origins);
-    return 0;
-  }
 
-  app::Service service("ztunnel", loaded.config->service);
+  app::Service service("ztunnel", loaded->config->service);
   if (auto st = service.start(); !st) {
     log::error(*logger, "start_failed", "error", st.error().message);
     return 1;
   }
-  service.addConfigDump("config", [cfg = *loaded.config, &schema, origins = loaded.origins] {
+  service.addConfigDump("config", [cfg = *loaded->config, &schema, origins = loaded->origins] {
     return config::effectiveJson(schema, &cfg, origins);
   });
   return service.runUntilShutdown();

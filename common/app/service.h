@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <functional>
+#include <iostream>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -12,7 +14,9 @@
 #include "common/admin/admin_config.h"
 #include "common/admin/admin_handlers.h"
 #include "common/admin/admin_server.h"
+#include "common/config/loader.h"
 #include "common/config/schema.h"
+#include "common/log/log.h"
 #include "common/metrics/registry.h"
 #include "common/runtime/drain.h"
 #include "common/runtime/signals.h"
@@ -49,6 +53,27 @@ void addServiceFields(config::Schema<T>& s, std::function<ServiceConfig&(T&)> ac
           "drain_deadline", "on SIGTERM, how long live connections may take to finish before they are cut",
           [access](T& c) -> auto& { return access(c).drain_deadline; }, config::positiveDuration());
   admin::addAdminFields<T>(s, [access](T& c) -> admin::AdminConfig& { return access(c).admin; });
+}
+
+// A binary's config from its command line: logs warnings, prints the issues
+// (exit code 2) or, for --print-config, the effective config (exit code 0).
+// Returns the loaded config when the binary should go on running.
+template <typename T>
+std::optional<config::LoadOutcome<T>> loadConfig(const config::Schema<T>& schema,
+                                                 const config::CommandLine& cmdline, int& exit_code) {
+  auto loaded = config::load(schema, cmdline.inputs());
+  for (const auto& w : loaded.warnings) log::warn(*log::scope(schema.program()), "config_warning", "detail", w);
+  if (!loaded.ok()) {
+    std::cerr << loaded.describeIssues(schema.program()) << "\n";
+    exit_code = 2;
+    return std::nullopt;
+  }
+  if (cmdline.printConfigRequested()) {
+    std::cout << config::renderEffective(schema, &*loaded.config, loaded.origins);
+    exit_code = 0;
+    return std::nullopt;
+  }
+  return loaded;
 }
 
 class Service {

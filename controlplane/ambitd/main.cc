@@ -42,18 +42,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (*validate) return runValidate(validate_dir);
 
-  auto loaded = config::load(schema, cmdline.inputs());
+  int exit_code = 0;
+  auto loaded = app::loadConfig(schema, cmdline, exit_code);
+  if (!loaded) return exit_code;
   auto logger = log::scope("ambitd");
-  for (const auto& w : loaded.warnings) log::warn(*logger, "config_warning", "detail", w);
-  if (!loaded.ok()) {
-    std::cerr << loaded.describeIssues("ambitd") << "\n";
-    return 2;
-  }
-  if (cmdline.printConfigRequested()) {
-    std::cout << config::renderEffective(schema, &*loaded.config, loaded.origins);
-    return 0;
-  }
-  const AmbitdConfig& cfg = *loaded.config;
+  const AmbitdConfig& cfg = *loaded->config;
   if (cfg.config_dir.empty()) {
     std::cerr << "ambitd: config_dir is required (--config_dir DIR, or config_dir: in the config file)\n";
     return 2;
@@ -130,7 +123,7 @@ int main(int argc, char** argv) {
     if (!files.synced()) return {false, "config directory not loaded yet"};
     return {true, "ready"};
   });
-  service.addConfigDump("config", [&, origins = loaded.origins] { return config::effectiveJson(schema, &cfg, origins); });
+  service.addConfigDump("config", [&, origins = loaded->origins] { return config::effectiveJson(schema, &cfg, origins); });
   service.addConfigDump("source", [&] { return files.dump(); });
   service.addConfigDump("model", [&] {
     auto snap = store.current();

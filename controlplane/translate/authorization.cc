@@ -1,9 +1,8 @@
 // AuthorizationPolicy and PeerAuthentication -> Authorization, with Istio's
 // ambient semantics for what an L4 proxy can enforce.
-#include <charconv>
-
 #include <fmt/format.h>
 
+#include "controlplane/model/parse.h"
 #include "controlplane/translate/translate_internal.h"
 
 namespace ambit::controlplane {
@@ -47,9 +46,7 @@ void addAddresses(google::protobuf::RepeatedPtrField<sec::Address>* out, const s
 
 void addPorts(google::protobuf::RepeatedField<uint32_t>* out, const std::vector<std::string>& ports) {
   for (const auto& p : ports) {
-    uint32_t n = 0;
-    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
-    if (ec == std::errc() && ptr == p.data() + p.size()) out->Add(n);
+    if (auto n = parsePortNumber(p)) out->Add(*n);  // the parser already rejected the rest
   }
 }
 

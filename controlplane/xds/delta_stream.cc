@@ -1,11 +1,11 @@
-// One delta ADS stream: requests update subscriptions; writes send diffs, one
-// response in flight at a time, computed when written so bursts coalesce.
+// One delta ADS stream: requests update per-type subscriptions; each response
+// carries a diff (stream_reactor.h runs the stream's life).
 #include <charconv>
 #include <map>
 
 #include "common/log/log.h"
 #include "controlplane/xds/delta_subscription.h"
-#include "controlplane/xds/server.h"
+#include "controlplane/xds/stream_reactor.h"
 
 namespace ambit::controlplane::xds {
 
@@ -13,66 +13,12 @@ namespace ds = envoy::service::discovery::v3;
 
 namespace {
 
-class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse>,
-                          public Stream {
+class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse> {
  public:
-  DeltaStream(XdsServer& server, grpc::CallbackServerContext* ctx) : server_(server), peer_(ctx->peer()) {
-    latest_ = server_.current();
-  }
-  void start() { StartRead(&req_); }
+  DeltaStream(XdsServer& server, grpc::CallbackServerContext* ctx) : StreamReactor(server, ctx, "delta") {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      finish(grpc::Status::OK);
-      return;
-    }
-    std::shared_ptr<const ResourceSet> set = server_.current();
-    bool keep_reading = true;
-    {
-      std::lock_guard lock(mu_);
-      if (set && (!latest_ || set->version >= latest_->version)) latest_ = set;
-      keep_reading = handleRequest(req_) && !finishing_;
-    }
-    req_.Clear();
-    if (!keep_reading) {
-      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "too many type URLs on one stream"));
-      return;
-    }
-    StartRead(&req_);
-    maybeWrite();
-  }
-
-  void OnWriteDone(bool ok) override {
-    bool finish_now = false;
-    {
-      std::lock_guard lock(mu_);
-      writing_ = false;
-      if (!ok) finishing_ = true;
-      finish_now = finishing_;
-    }
-    if (finish_now) finish(grpc::Status::OK);  // keeps a status recorded earlier
-    else maybeWrite();
-  }
-
-  void OnDone() override {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    log::info(*log::scope("ambitd.xds"), "xds_stream_closed", "peer", peer_, "node", node_id_);
-    server_.remove(this);  // may destroy this stream: nothing after it
-  }
-
-  void notify(std::shared_ptr<const ResourceSet> set) override {
-    {
-      std::lock_guard lock(mu_);
-      latest_ = std::move(set);
-    }
-    maybeWrite();
-  }
-
-  nlohmann::json dump() const override {
-    std::lock_guard lock(mu_);
+ protected:
+  nlohmann::json dumpLocked() const override {
     nlohmann::json types = nlohmann::json::object();
     for (const auto& [type, sub] : subs_) {
       nlohmann::json t = {{"wildcard", sub.wildcard()},
@@ -82,9 +28,11 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
       if (auto it = acked_version_.find(type); it != acked_version_.end()) t["acked_system_version"] = it->second;
       types[type] = t;
     }
-    return {{"protocol", "delta"}, {"peer", peer_}, {"node", node_id_}, {"types", types},
-            {"pending_acks", pending_.size()}};
+    return {{"types", types}, {"pending_acks", pending_.size()}};
   }
+
+  bool tracksType(const std::string& type_url) const override { return subs_.count(type_url) > 0; }
+  std::size_t typeCount() const override { return subs_.size(); }
 
  private:
   struct Pending {
@@ -93,16 +41,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     std::chrono::steady_clock::time_point changed_at;
   };
 
-  // False when the client is abusing the stream (too many type URLs).
-  bool handleRequest(const ds::DeltaDiscoveryRequest& req) {
-    if (!subs_.count(req.type_url()) && subs_.size() >= kMaxTypes) {
-      log::warn(*log::scope("ambitd.xds"), "xds_too_many_types", "node", node_id_, "limit", kMaxTypes);
-      return false;
-    }
-    if (node_id_.empty() && req.has_node()) {
-      node_id_ = req.node().id();
-      log::info(*log::scope("ambitd.xds"), "xds_stream_opened", "peer", peer_, "node", node_id_, "protocol", "delta");
-    }
+  void handleRequestLocked(const ds::DeltaDiscoveryRequest& req) override {
     const std::string& type = req.type_url();
     uint64_t nonce = 0;
     const std::string& rn = req.response_nonce();
@@ -129,27 +68,14 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     const TypeResources* current = latest_ ? latest_->find(type) : nullptr;
     subs_[type].onRequest(req, first, current);
     if (first && current == nullptr) unknown_types_to_answer_.insert(type);
-    return true;
   }
 
-  // Builds the next response under the lock, writes it outside.
-  void maybeWrite() {
-    {
-      std::lock_guard lock(mu_);
-      if (writing_ || finishing_ || done_ || !latest_) return;
-      if (!buildResponseLocked()) return;
-      writing_ = true;
-    }
-    StartWrite(&resp_);
-  }
-
-  bool buildResponseLocked() {
-    resp_.Clear();
+  bool buildResponseLocked(ds::DeltaDiscoveryResponse& resp) override {
     if (!unknown_types_to_answer_.empty()) {
       // A type we do not serve: answer once, empty, so the client is not left waiting.
-      resp_.set_type_url(*unknown_types_to_answer_.begin());
+      resp.set_type_url(*unknown_types_to_answer_.begin());
       unknown_types_to_answer_.erase(unknown_types_to_answer_.begin());
-      resp_.set_nonce(std::to_string(++nonce_));
+      resp.set_nonce(std::to_string(++nonce_));
       return true;
     }
     for (auto& [type, sub] : subs_) {
@@ -164,7 +90,7 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
         const ResourceEntry& e = res->by_name.at(name);
         if (!sent.upserts.empty() && bytes + e.body.size() > server_.limits().max_response_bytes) break;
         bytes += e.body.size();
-        auto* r = resp_.add_resources();
+        auto* r = resp.add_resources();
         r->set_name(name);
         r->set_version(e.version);
         for (const auto& a : e.aliases) r->add_aliases(a);
@@ -172,12 +98,12 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
         r->mutable_resource()->set_value(e.body);
         sent.upserts.push_back(name);
       }
-      for (const auto& name : d.removed) resp_.add_removed_resources(name);
+      for (const auto& name : d.removed) resp.add_removed_resources(name);
       sent.removed = d.removed;
       sub.markSent(sent, *res);
-      resp_.set_type_url(type);
-      resp_.set_system_version_info(std::to_string(latest_->version));
-      resp_.set_nonce(std::to_string(++nonce_));
+      resp.set_type_url(type);
+      resp.set_system_version_info(std::to_string(latest_->version));
+      resp.set_nonce(std::to_string(++nonce_));
       pending_[nonce_] = Pending{type, latest_->version, latest_->changed_at};
       // A client that never ACKs must not grow this without bound.
       while (pending_.size() > kMaxPending) pending_.erase(pending_.begin());
@@ -187,50 +113,20 @@ class DeltaStream final : public grpc::ServerBidiReactor<ds::DeltaDiscoveryReque
     return false;
   }
 
-  // The first status given wins, also when the Finish itself waits for a write.
-  void finish(grpc::Status status) {
-    grpc::Status final_status;
-    {
-      std::lock_guard lock(mu_);
-      if (!finishing_) finish_status_ = status;
-      finishing_ = true;
-      if (writing_ || finished_) return;  // OnWriteDone finishes
-      finished_ = true;
-      final_status = finish_status_;
-    }
-    Finish(final_status);
-  }
-
-  XdsServer& server_;
-  const std::string peer_;
-  ds::DeltaDiscoveryRequest req_;
-  ds::DeltaDiscoveryResponse resp_;
-  mutable std::mutex mu_;
-  std::string node_id_;
-  std::shared_ptr<const ResourceSet> latest_;
   std::map<std::string, DeltaSubscription> subs_;
   std::set<std::string> unknown_types_to_answer_;
   static constexpr std::size_t kMaxPending = 64;
-  static constexpr std::size_t kMaxTypes = 16;
   std::map<uint64_t, Pending> pending_;  // by nonce
   std::map<std::string, std::string> last_nack_;
   std::map<std::string, uint64_t> acked_version_;
   uint64_t nonce_ = 0;
-  bool writing_ = false;
-  bool finishing_ = false;
-  bool finished_ = false;
-  bool done_ = false;  // OnDone ran: gRPC is finished with this reactor
-  grpc::Status finish_status_;
 };
 
 }  // namespace
 
 grpc::ServerBidiReactor<ds::DeltaDiscoveryRequest, ds::DeltaDiscoveryResponse>* XdsServer::DeltaAggregatedResources(
     grpc::CallbackServerContext* ctx) {
-  auto stream = std::make_shared<DeltaStream>(*this, ctx);
-  add(stream);
-  stream->start();
-  return stream.get();
+  return startStream<DeltaStream>(*this, ctx);
 }
 
 }  // namespace ambit::controlplane::xds

@@ -51,6 +51,13 @@ std::string ipText(const std::string& bytes) {
   return buf;
 }
 
+ResourceEntry entryFor(const google::protobuf::Message& m) {
+  ResourceEntry e;
+  e.body = deterministicBytes(m);
+  e.version = versionOf(e.body);
+  return e;
+}
+
 }  // namespace
 
 std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_t version,
@@ -63,9 +70,7 @@ std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_
   TypeResources& addresses = set->types[kAddressType];
   addresses.type_url = kAddressType;
   for (const auto& [name, addr] : t.addresses) {
-    ResourceEntry e;
-    e.body = deterministicBytes(addr);
-    e.version = versionOf(e.body);
+    ResourceEntry e = entryFor(addr);
     // On-demand clients ask for "network/ip"; every address is an alias of its resource.
     if (addr.has_workload()) {
       for (const auto& ip : addr.workload().addresses()) e.aliases.push_back(network + "/" + ipText(ip));
@@ -77,12 +82,7 @@ std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_
   }
   TypeResources& authz = set->types[kAuthorizationType];
   authz.type_url = kAuthorizationType;
-  for (const auto& [name, a] : t.authorizations) {
-    ResourceEntry e;
-    e.body = deterministicBytes(a);
-    e.version = versionOf(e.body);
-    authz.by_name.emplace(name, std::move(e));
-  }
+  for (const auto& [name, a] : t.authorizations) authz.by_name.emplace(name, entryFor(a));
   return set;
 }
 

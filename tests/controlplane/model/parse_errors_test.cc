@@ -49,8 +49,8 @@ TEST(ParseErrorsTest, Table) {
       {"apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\nspec: {mtls: {mode: strict}}\n",
        "t.yaml:4:21: field 'spec.mtls.mode': PeerAuthentication default/p: expected one of UNSET, DISABLE, PERMISSIVE, "
        "STRICT, got 'strict'"},
-      {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: {podIP: 10.0.0.300}\n",
-       "t.yaml:4:17: field 'status.podIP': Pod default/p: '10.0.0.300' is not an IP address"},
+      {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: {podIP: 198.18.0.300}\n",
+       "t.yaml:4:17: field 'status.podIP': Pod default/p: '198.18.0.300' is not an IP address"},
       {"kind: Pod\nmetadata: {name: p}\n", "t.yaml:1:1: field 'apiVersion': is required"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p\n", "t.yaml:4:1: YAML syntax error: end of map flow not found"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nextra: 1\n", "t.yaml:4:1: field 'extra': Pod default/p: unknown field"},
