@@ -92,7 +92,7 @@ void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point change
   }
   cv_.notify_all();
   log::debug(*log::scope("ambitd.push"), "pushed", "version", snap->version, "addresses",
-             t.addresses.size(), "authorizations", t.authorizations.size());
+             t.addresses.size(), "authorizations", t.authorizations.size(), "routes", t.routes.size());
 }
 
 uint64_t Pusher::pushedVersion() const {

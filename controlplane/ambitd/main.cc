@@ -19,6 +19,12 @@ namespace {
 int runValidate(const std::string& dir) {
   auto report = ambit::controlplane::validateDirectory(dir);
   for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
+  // What translation would report (a route to an unknown subset, a policy
+  // narrowed for ztunnel, ...): warnings, since the config still applies.
+  if (report.snapshot) {
+    auto translated = ambit::controlplane::translate(*report.snapshot, ambit::controlplane::MeshSettings{});
+    for (const auto& w : translated.warnings) std::cerr << "warning: " << w << "\n";
+  }
   for (const auto& i : report.issues) std::cerr << "error: " << i.toString() << "\n";
   if (!report.issues.empty()) {
     std::cerr << report.issues.size() << " error(s) in " << dir << "\n";

@@ -204,7 +204,15 @@ struct TrafficPolicy {
   std::optional<int32_t> max_retries;
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::string lb_simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM, PASSTHROUGH
+  struct ConsistentHash {
+    std::string header, cookie, query_param;
+    bool source_ip = false;
+    std::optional<std::chrono::milliseconds> cookie_ttl;
+    std::string cookie_path;
+  };
+  std::optional<ConsistentHash> consistent_hash;
   std::optional<int32_t> consecutive_5xx_errors;
+  std::optional<int32_t> consecutive_gateway_errors;
   std::optional<std::chrono::milliseconds> outlier_interval;
   std::optional<std::chrono::milliseconds> base_ejection_time;
   std::optional<int32_t> max_ejection_percent;
@@ -330,6 +338,7 @@ struct HttpRouteRule {
   std::string rewrite_hostname;
   struct Redirect {
     std::string scheme, hostname, path;
+    bool path_is_prefix = false;  // ReplacePrefixMatch: path replaces the matched prefix
     std::optional<uint16_t> port;
     int32_t status = 302;
   };

@@ -142,8 +142,10 @@ HTTPRoute parseHttpRoute(YamlReader& root, ObjectMeta meta) {
         red.status = static_cast<int32_t>(rr.integer("statusCode", 300, 399).value_or(302));
         if (rr.has("path")) {
           YamlReader p = rr.child("path");
-          p.str("type");
-          red.path = p.str("replaceFullPath", p.str("replacePrefixMatch"));
+          std::string ptype = p.enumValue("type", {"ReplaceFullPath", "ReplacePrefixMatch"}, "ReplaceFullPath");
+          red.path_is_prefix = ptype == "ReplacePrefixMatch";
+          red.path = red.path_is_prefix ? p.str("replacePrefixMatch") : p.str("replaceFullPath");
+          p.ignore({"replaceFullPath", "replacePrefixMatch"});
           p.done();
         }
         rr.done();

@@ -192,15 +192,35 @@ std::optional<TrafficPolicy> parseTrafficPolicy(YamlReader r) {
     tp.lb_simple = lb.enumValue("simple", {"UNSPECIFIED", "ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH", "LEAST_CONN"},
                                 "UNSPECIFIED");
     if (tp.lb_simple == "LEAST_CONN") tp.lb_simple = "LEAST_REQUEST";  // Istio's deprecated alias
-    lb.unsupported({"consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"});
+    if (lb.has("consistentHash")) {
+      YamlReader ch = lb.child("consistentHash");
+      TrafficPolicy::ConsistentHash hash;
+      int keys = 0;
+      if (ch.has("httpHeaderName")) hash.header = ch.requiredStr("httpHeaderName"), ++keys;
+      if (ch.has("httpQueryParameterName")) hash.query_param = ch.requiredStr("httpQueryParameterName"), ++keys;
+      if (auto v = ch.boolean("useSourceIp")) hash.source_ip = *v, ++keys;
+      if (ch.has("httpCookie")) {
+        YamlReader c = ch.child("httpCookie");
+        hash.cookie = c.requiredStr("name");
+        hash.cookie_path = c.str("path");
+        hash.cookie_ttl = c.duration("ttl");
+        c.unsupported({"attributes"});
+        c.done();
+        ++keys;
+      }
+      if (keys != 1) ch.ctx().error(ch.mark(), ch.path(), "needs exactly one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName");
+      ch.unsupported({"ringHash", "maglev", "minimumRingSize"});
+      ch.done();
+      if (tp.lb_simple != "UNSPECIFIED") lb.ctx().error(lb.mark(), lb.path(), "simple and consistentHash cannot both be set");
+      tp.consistent_hash = hash;
+    }
+    lb.unsupported({"localityLbSetting", "warmupDurationSecs", "warmup"});
     lb.done();
   }
   if (r.has("outlierDetection")) {
     YamlReader od = r.child("outlierDetection");
     if (auto v = od.integer("consecutive5xxErrors", 0, INT32_MAX)) tp.consecutive_5xx_errors = int32_t(*v);
-    if (auto v = od.integer("consecutiveGatewayErrors", 0, INT32_MAX)) {
-      if (!tp.consecutive_5xx_errors) tp.consecutive_5xx_errors = int32_t(*v);
-    }
+    if (auto v = od.integer("consecutiveGatewayErrors", 0, INT32_MAX)) tp.consecutive_gateway_errors = int32_t(*v);
     tp.outlier_interval = od.duration("interval");
     tp.base_ejection_time = od.duration("baseEjectionTime");
     if (auto v = od.integer("maxEjectionPercent", 0, 100)) tp.max_ejection_percent = int32_t(*v);

@@ -111,6 +111,7 @@ ValidationReport validateDirectory(const std::string& dir) {
       report.issues.push_back(ConfigIssue{l.path, "", st.error().message});
     }
   }
+  report.snapshot = scratch.current();
   return report;
 }
 

@@ -42,6 +42,7 @@ struct ValidationReport {
   std::vector<std::string> warnings;
   std::size_t files = 0;
   std::size_t objects = 0;
+  std::shared_ptr<const Snapshot> snapshot;  // the valid files' objects, for translation checks
 };
 ValidationReport validateDirectory(const std::string& dir);
 

@@ -10,6 +10,7 @@ Translated translate(const Snapshot& snap, const MeshSettings& mesh) {
   translatePods(ctx, out);  // before authorization: pods decide which PeerAuthentication policies exist
   translateServiceEntryEndpoints(ctx, out);
   translateAuthorization(ctx, out);
+  out.routes = translateRoutes(snap, mesh, out.warnings);
   return out;
 }
 

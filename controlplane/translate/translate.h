@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "controlplane/model/store.h"
+#include "ambit/route/v1/route.pb.h"
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
 
@@ -22,10 +23,12 @@ struct MeshSettings {
 
 // Everything ztunnel gets, keyed by xDS resource name:
 //   addresses: Workload uid, or "namespace/hostname" for a Service;
-//   authorizations: "namespace/name".
+//   authorizations: "namespace/name";
+//   routes: destination host FQDN (the waypoint's route configuration).
 struct Translated {
   std::map<std::string, istio::workload::Address> addresses;
   std::map<std::string, istio::security::Authorization> authorizations;
+  std::map<std::string, ambit::route::v1::HostConfig> routes;
   std::vector<std::string> warnings;  // e.g. a use-waypoint label naming no waypoint
 };
 
@@ -63,5 +66,19 @@ std::string peerAuthenticationPolicyName(const std::map<uint16_t, std::string>& 
 // when rules were dropped or narrowed for L7 content.
 std::optional<istio::security::Authorization> translatePolicy(const AuthorizationPolicy& ap, const MeshSettings& mesh,
                                                                std::vector<std::string>& warnings);
+
+// VirtualService / HTTPRoute / DestinationRule -> HostConfig per destination host
+// (docs/route-config.md): VirtualServices bound to the mesh, one per host (first
+// by namespace/name); HTTPRoutes whose parentRef is a Service, ordered by the
+// Gateway API precedence rules and preferred over a VirtualService for the same
+// host; the most specific DestinationRule per host with subset policies merged
+// field by field; unknown hosts and subsets marked unresolved (answered 500).
+std::map<std::string, ambit::route::v1::HostConfig> translateRoutes(const Snapshot& snap, const MeshSettings& mesh,
+                                                                    std::vector<std::string>& warnings);
+
+// A short name ("reviews") is relative to the namespace; names with a dot are FQDNs.
+std::string resolveHost(const MeshSettings& mesh, const std::string& host, const std::string& ns);
+// "*" matches every host, "*.example.com" any name ending in ".example.com".
+bool hostMatches(const std::string& pattern, const std::string& host);
 
 }  // namespace ambit::controlplane

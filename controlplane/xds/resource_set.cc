@@ -83,6 +83,9 @@ std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_
   TypeResources& authz = set->types[kAuthorizationType];
   authz.type_url = kAuthorizationType;
   for (const auto& [name, a] : t.authorizations) authz.by_name.emplace(name, entryFor(a));
+  TypeResources& routes = set->types[kRouteType];
+  routes.type_url = kRouteType;
+  for (const auto& [name, r] : t.routes) routes.by_name.emplace(name, entryFor(r));
   return set;
 }
 

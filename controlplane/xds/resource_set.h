@@ -14,6 +14,7 @@ namespace ambit::controlplane::xds {
 
 inline constexpr const char* kAddressType = "type.googleapis.com/istio.workload.Address";
 inline constexpr const char* kAuthorizationType = "type.googleapis.com/istio.security.Authorization";
+inline constexpr const char* kRouteType = "type.googleapis.com/ambit.route.v1.HostConfig";
 
 struct ResourceEntry {
   std::string version;                 // hash of the deterministic serialization

@@ -16,6 +16,7 @@ std::string shortTypeName(const std::string& type_url) {
   // type a client invents would grow without bound.
   if (type_url == kAddressType) return "address";
   if (type_url == kAuthorizationType) return "authorization";
+  if (type_url == kRouteType) return "route";
   return "other";
 }
 

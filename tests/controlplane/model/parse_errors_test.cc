@@ -51,6 +51,14 @@ TEST(ParseErrorsTest, Table) {
        "STRICT, got 'strict'"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nstatus: {podIP: 198.18.0.300}\n",
        "t.yaml:4:17: field 'status.podIP': Pod default/p: '198.18.0.300' is not an IP address"},
+      {"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\n"
+       "spec: {host: a, trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x, useSourceIp: true}}}}\n",
+       "t.yaml:4:64: field 'spec.trafficPolicy.loadBalancer.consistentHash': DestinationRule default/d: needs exactly "
+       "one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName"},
+      {"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d}\n"
+       "spec: {host: a, trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}}}\n",
+       "t.yaml:4:47: field 'spec.trafficPolicy.loadBalancer': DestinationRule default/d: simple and consistentHash "
+       "cannot both be set"},
       {"kind: Pod\nmetadata: {name: p}\n", "t.yaml:1:1: field 'apiVersion': is required"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p\n", "t.yaml:4:1: YAML syntax error: end of map flow not found"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nextra: 1\n", "t.yaml:4:1: field 'extra': Pod default/p: unknown field"},
