@@ -82,7 +82,8 @@ void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point change
     cv_.notify_all();
     return;
   }
-  auto set = xds::buildResourceSet(t, snap->version, changed_at, mesh_.network);
+  auto previous = server_.current();
+  auto set = xds::buildResourceSet(t, snap->version, changed_at, mesh_.network, previous.get());
   translate_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
   for (const auto& w : t.warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);
   server_.update(set);

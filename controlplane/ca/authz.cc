@@ -83,8 +83,8 @@ Result<tls::Identity> authorizeIdentity(const Caller& caller, const std::string&
     return makeError(ErrorCode::kPermissionDenied, "{} may not ask for {}: only node proxies impersonate",
                      caller.identity.toString(), impersonate);
   }
-  for (const auto& [key, pod] : model.pods) {
-    if (pod.meta.ns == wanted->ns && pod.service_account == wanted->service_account && pod.node_name == caller.node) {
+  for (const auto& [key, pod] : inNamespace(model.pods, wanted->ns)) {
+    if (pod->service_account == wanted->service_account && pod->node_name == caller.node) {
       return *wanted;
     }
   }

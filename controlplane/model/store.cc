@@ -11,25 +11,45 @@ std::size_t Snapshot::size() const {
          peer_authentications.size() + gateways.size() + http_routes.size();
 }
 
-bool Snapshot::insert(const Object& o) {
+namespace {
+
+std::string keyOf(const ObjectMeta& m) { return m.ns.empty() ? m.name : m.ns + "/" + m.name; }
+
+// Calls f(map) with the snapshot map that holds objects of o's kind.
+template <typename S, typename F>
+decltype(auto) withMap(S& snap, const Object& o, F&& f) {
   return std::visit(
-      [this](const auto& v) {
+      [&](const auto& v) -> decltype(auto) {
         using T = std::decay_t<decltype(v)>;
-        std::string key = v.meta.ns.empty() ? v.meta.name : v.meta.ns + "/" + v.meta.name;
-        auto put = [&](auto& map) { return map.emplace(key, v).second; };
-        if constexpr (std::is_same_v<T, Namespace>) return put(namespaces);
-        else if constexpr (std::is_same_v<T, Pod>) return put(pods);
-        else if constexpr (std::is_same_v<T, Service>) return put(services);
-        else if constexpr (std::is_same_v<T, EndpointSlice>) return put(endpoint_slices);
-        else if constexpr (std::is_same_v<T, ServiceEntry>) return put(service_entries);
-        else if constexpr (std::is_same_v<T, VirtualService>) return put(virtual_services);
-        else if constexpr (std::is_same_v<T, DestinationRule>) return put(destination_rules);
-        else if constexpr (std::is_same_v<T, AuthorizationPolicy>) return put(authorization_policies);
-        else if constexpr (std::is_same_v<T, PeerAuthentication>) return put(peer_authentications);
-        else if constexpr (std::is_same_v<T, Gateway>) return put(gateways);
-        else return put(http_routes);
+        if constexpr (std::is_same_v<T, Namespace>) return f(snap.namespaces, v);
+        else if constexpr (std::is_same_v<T, Pod>) return f(snap.pods, v);
+        else if constexpr (std::is_same_v<T, Service>) return f(snap.services, v);
+        else if constexpr (std::is_same_v<T, EndpointSlice>) return f(snap.endpoint_slices, v);
+        else if constexpr (std::is_same_v<T, ServiceEntry>) return f(snap.service_entries, v);
+        else if constexpr (std::is_same_v<T, VirtualService>) return f(snap.virtual_services, v);
+        else if constexpr (std::is_same_v<T, DestinationRule>) return f(snap.destination_rules, v);
+        else if constexpr (std::is_same_v<T, AuthorizationPolicy>) return f(snap.authorization_policies, v);
+        else if constexpr (std::is_same_v<T, PeerAuthentication>) return f(snap.peer_authentications, v);
+        else if constexpr (std::is_same_v<T, Gateway>) return f(snap.gateways, v);
+        else return f(snap.http_routes, v);
       },
       o);
+}
+
+}  // namespace
+
+bool Snapshot::insert(const Object& o) { return insert(std::make_shared<const Object>(o)); }
+
+bool Snapshot::insert(std::shared_ptr<const Object> o) {
+  return withMap(*this, *o, [&](auto& map, const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    // Aliasing: the map entry points at the alternative, and keeps the variant alive.
+    return map.emplace(keyOf(v.meta), std::shared_ptr<const T>(o, &v)).second;
+  });
+}
+
+void Snapshot::erase(const Object& o) {
+  withMap(*this, o, [&](auto& map, const auto& v) { map.erase(keyOf(v.meta)); });
 }
 
 ModelStore::ModelStore() : snapshot_(std::make_shared<Snapshot>()) {}
@@ -53,13 +73,27 @@ Status ModelStore::replace(const std::string& owner, std::vector<Object> objects
                          metaOf(*dup->second).origin, metaOf(o).origin);
       }
     }
-    for (auto it = key_owner_.begin(); it != key_owner_.end();) {
-      it = it->second == owner ? key_owner_.erase(it) : std::next(it);
+    // The next snapshot: the current one's pointers, minus this owner's old
+    // objects, plus its new ones.
+    auto next = std::make_shared<Snapshot>(*snapshot_);
+    next->version = ++version_;
+    if (auto old = by_owner_.find(owner); old != by_owner_.end()) {
+      for (const auto& o : old->second) {
+        next->erase(*o);
+        key_owner_.erase(objectKey(*o));
+      }
+      by_owner_.erase(old);
     }
-    for (const auto& [key, _] : seen) key_owner_[key] = owner;
-    if (objects.empty()) by_owner_.erase(owner);
-    else by_owner_[owner] = std::move(objects);
-    rebuildLocked();
+    if (!objects.empty()) {
+      auto& mine = by_owner_[owner];
+      mine.reserve(objects.size());
+      for (auto& o : objects) {
+        key_owner_[objectKey(o)] = owner;
+        mine.push_back(std::make_shared<const Object>(std::move(o)));
+        next->insert(mine.back());
+      }
+    }
+    snapshot_ = std::move(next);
     snap = snapshot_;
     listeners = listeners_;
   }
@@ -70,15 +104,6 @@ Status ModelStore::replace(const std::string& owner, std::vector<Object> objects
 void ModelStore::remove(const std::string& owner) {
   // An empty replace cannot collide with anyone.
   (void)replace(owner, {});
-}
-
-void ModelStore::rebuildLocked() {
-  auto snap = std::make_shared<Snapshot>();
-  snap->version = ++version_;
-  for (const auto& [owner, objects] : by_owner_) {
-    for (const auto& o : objects) snap->insert(o);
-  }
-  snapshot_ = std::move(snap);
 }
 
 std::shared_ptr<const Snapshot> ModelStore::current() const {

@@ -18,24 +18,45 @@ namespace ambit::controlplane {
 
 // One consistent view of the model. Maps are keyed "namespace/name" (name alone
 // for Namespaces), so iteration order is stable and translation is deterministic.
+// Objects are immutable and shared between snapshots: a change to one file
+// makes a new snapshot by copying pointers, not objects.
+template <typename T>
+using ObjectMap = std::map<std::string, std::shared_ptr<const T>>;
+
 struct Snapshot {
   uint64_t version = 0;
-  std::map<std::string, Namespace> namespaces;
-  std::map<std::string, Pod> pods;
-  std::map<std::string, Service> services;
-  std::map<std::string, EndpointSlice> endpoint_slices;
-  std::map<std::string, ServiceEntry> service_entries;
-  std::map<std::string, VirtualService> virtual_services;
-  std::map<std::string, DestinationRule> destination_rules;
-  std::map<std::string, AuthorizationPolicy> authorization_policies;
-  std::map<std::string, PeerAuthentication> peer_authentications;
-  std::map<std::string, Gateway> gateways;
-  std::map<std::string, HTTPRoute> http_routes;
+  ObjectMap<Namespace> namespaces;
+  ObjectMap<Pod> pods;
+  ObjectMap<Service> services;
+  ObjectMap<EndpointSlice> endpoint_slices;
+  ObjectMap<ServiceEntry> service_entries;
+  ObjectMap<VirtualService> virtual_services;
+  ObjectMap<DestinationRule> destination_rules;
+  ObjectMap<AuthorizationPolicy> authorization_policies;
+  ObjectMap<PeerAuthentication> peer_authentications;
+  ObjectMap<Gateway> gateways;
+  ObjectMap<HTTPRoute> http_routes;
 
   std::size_t size() const;
   // Adds an object under its key; false if the key is taken.
   bool insert(const Object& o);
+  bool insert(std::shared_ptr<const Object> o);
+  // Removes the object with o's kind and key, if present.
+  void erase(const Object& o);
 };
+
+// The objects of one namespace: keys "ns/..." are contiguous in the map.
+template <typename T>
+struct NamespaceRange {
+  typename ObjectMap<T>::const_iterator first, last;
+  auto begin() const { return first; }
+  auto end() const { return last; }
+};
+template <typename T>
+NamespaceRange<T> inNamespace(const ObjectMap<T>& map, const std::string& ns) {
+  // '0' is the character after '/': [ns + "/", ns + "0") is exactly "ns/*".
+  return {map.lower_bound(ns + "/"), map.lower_bound(ns + "0")};
+}
 
 class ModelStore {
  public:
@@ -54,10 +75,9 @@ class ModelStore {
   void onChange(Listener listener);
 
  private:
-  void rebuildLocked();
 
   mutable std::mutex mu_;
-  std::map<std::string, std::vector<Object>> by_owner_;
+  std::map<std::string, std::vector<std::shared_ptr<const Object>>> by_owner_;
   std::map<std::string, std::string> key_owner_;  // object key -> owner
   std::shared_ptr<const Snapshot> snapshot_;
   uint64_t version_ = 0;

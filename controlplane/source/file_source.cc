@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -54,7 +55,24 @@ std::vector<fs::path> listDirectories(const std::string& dir, bool* complete) {
   return out;
 }
 
-DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors) {
+namespace {
+
+std::optional<FileStamp> stampOf(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  FileStamp s;
+  s.dev = st.st_dev;
+  s.ino = st.st_ino;
+  s.size = static_cast<uint64_t>(st.st_size);
+  s.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  s.ctime_ns = int64_t(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return s;
+}
+
+}  // namespace
+
+DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors,
+                            const std::map<std::string, FileStamp>* known) {
   DirectoryRead out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
@@ -79,6 +97,18 @@ DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* er
   for (const auto& p : paths) {
     FileLoad load;
     load.path = p.string();
+    // Stat before reading: a write racing the read changes the stamp again, so
+    // the next rescan reads the file once more rather than trusting a torn read.
+    auto stamp = stampOf(p);
+    if (stamp) load.stamp = *stamp;
+    if (stamp && known) {
+      auto it = known->find(load.path);
+      if (it != known->end() && it->second == *stamp) {
+        load.unchanged = true;
+        out.files.push_back(std::move(load));
+        continue;
+      }
+    }
     std::ifstream in(p, std::ios::binary);
     if (!in) {
       if (errors) errors->push_back(ConfigIssue{p.string(), "", "cannot read: " + std::string(std::strerror(errno))});
@@ -196,7 +226,14 @@ void FileSource::watchLoop() {
 
 void FileSource::rescan() {
   std::vector<ConfigIssue> dir_errors;
-  auto read = readDirectory(dir_, &dir_errors);
+  std::map<std::string, FileStamp> known;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [path, st] : files_) {
+      if (st.stamp) known.emplace(path, *st.stamp);
+    }
+  }
+  auto read = readDirectory(dir_, &dir_errors, &known);
   for (const auto& e : dir_errors) log::error(*logger(), "config_dir_error", "error", e.toString());
   std::lock_guard lock(mu_);
   bool changed = false;
@@ -223,6 +260,7 @@ void FileSource::rescan() {
       // Rejected for a clash with another file: forget the hash so the file is
       // tried again on the next change (the other file may be fixed or deleted).
       st.hash.clear();
+      st.stamp.reset();
       st.errors = {s.error().message};
       clashed.push_back(&l);
       log::error(*logger(), "config_rejected", "file", l.path, "error", s.error().message, "kept_previous", st.applied);
@@ -240,6 +278,8 @@ void FileSource::rescan() {
   for (auto& l : read.files) {
     FileState& st = files_[l.path];
     if (!l.readable) continue;  // keep its last good content until it can be read
+    if (l.unchanged) continue;
+    st.stamp = l.stamp;
     if (st.hash == l.content_hash) continue;
     changed = true;
     st.warnings = l.result.warnings;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,11 +19,21 @@
 
 namespace ambit::controlplane {
 
+// What stat() says of a file; a file whose stamp is unchanged is not read again
+// (a rename into place changes the inode, a write changes ctime).
+struct FileStamp {
+  uint64_t dev = 0, ino = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 // Reading a directory once (also what `ambitd validate` runs).
 struct FileLoad {
   std::string path;
   std::string content_hash;
   bool readable = true;
+  bool unchanged = false;  // stamp equal to the one in `known`: not read, no result
+  FileStamp stamp;
   ParseResult result;
 };
 // `complete` is false when the listing hit an error (a directory vanished or is
@@ -33,7 +44,9 @@ struct DirectoryRead {
   std::vector<FileLoad> files;
   bool complete = true;
 };
-DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors);
+// Files whose stamp equals their entry in `known` are listed but not read.
+DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* errors,
+                            const std::map<std::string, FileStamp>* known = nullptr);
 
 // Checks a directory as FileSource would load it: parse errors and objects
 // declared twice across files. Returns every issue (empty = valid).
@@ -68,6 +81,7 @@ class FileSource : public ConfigSource {
  private:
   struct FileState {
     std::string hash;          // of the content last seen (applied or rejected)
+    std::optional<FileStamp> stamp;  // of that content; unset = read it next time
     bool applied = false;      // its objects are in the store
     std::vector<std::string> errors;
     std::vector<std::string> warnings;

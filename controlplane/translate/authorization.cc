@@ -232,10 +232,12 @@ bool enforcedByZtunnel(const AuthorizationPolicy& ap) {
 
 void attachPolicies(TranslateContext& ctx, const Pod& pod, istio::workload::Workload& w) {
   std::vector<std::string> names;
-  for (const auto& [key, ap] : ctx.snap.authorization_policies) {
-    if (!ap.has_selector || !enforcedByZtunnel(ap)) continue;
-    if (ap.meta.ns != pod.meta.ns && ap.meta.ns != ctx.mesh.root_namespace) continue;
-    if (selects(ap.selector, pod.meta.labels)) names.push_back(key);
+  for (const std::string& ns : {pod.meta.ns, ctx.mesh.root_namespace}) {
+    for (const auto& [key, ap] : inNamespace(ctx.snap.authorization_policies, ns)) {
+      if (!ap->has_selector || !enforcedByZtunnel(*ap)) continue;
+      if (selects(ap->selector, pod.meta.labels)) names.push_back(key);
+    }
+    if (pod.meta.ns == ctx.mesh.root_namespace) break;
   }
   auto modes = effectiveMtls(ctx.snap, ctx.mesh, pod);
   std::string pa = peerAuthenticationPolicyName(modes);
@@ -250,7 +252,7 @@ void attachPolicies(TranslateContext& ctx, const Pod& pod, istio::workload::Work
 
 void translateAuthorization(TranslateContext& ctx, Translated& out) {
   for (const auto& [key, ap] : ctx.snap.authorization_policies) {
-    if (auto a = translatePolicy(ap, ctx.mesh, out.warnings)) out.authorizations[key] = std::move(*a);
+    if (auto a = translatePolicy(*ap, ctx.mesh, out.warnings)) out.authorizations[key] = std::move(*a);
   }
   for (const auto& [key, entry] : ctx.peer_policies) {
     const auto& [ns, modes] = entry;

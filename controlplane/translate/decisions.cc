@@ -61,7 +61,8 @@ std::map<uint16_t, std::string> effectiveMtls(const Snapshot& snap, const MeshSe
   const PeerAuthentication* mesh_pa = nullptr;
   const PeerAuthentication* ns_pa = nullptr;
   const PeerAuthentication* wl_pa = nullptr;
-  for (const auto& [key, pa] : snap.peer_authentications) {
+  for (const auto& [key, ptr] : snap.peer_authentications) {
+    const PeerAuthentication& pa = *ptr;
     if (pa.meta.ns == mesh.root_namespace && !pa.has_selector) {
       if (!mesh_pa) mesh_pa = &pa;
     } else if (pa.meta.ns == pod.meta.ns && !pa.has_selector) {

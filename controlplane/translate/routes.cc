@@ -25,9 +25,9 @@ uint32_t ms(std::chrono::milliseconds d) { return static_cast<uint32_t>(std::cla
 // Every host the mesh knows, with the namespace that declares it.
 std::map<std::string, std::string> knownHosts(const Snapshot& snap, const MeshSettings& mesh) {
   std::map<std::string, std::string> hosts;
-  for (const auto& [key, svc] : snap.services) hosts.emplace(serviceHostname(mesh, svc), svc.meta.ns);
+  for (const auto& [key, svc] : snap.services) hosts.emplace(serviceHostname(mesh, *svc), svc->meta.ns);
   for (const auto& [key, se] : snap.service_entries) {
-    for (const auto& h : se.hosts) hosts.emplace(h, se.meta.ns);
+    for (const auto& h : se->hosts) hosts.emplace(h, se->meta.ns);
   }
   return hosts;
 }
@@ -204,7 +204,8 @@ class RouteBuilder {
       int rank;  // smaller wins
     };
     std::map<std::string, Claim> claims;
-    for (const auto& [key, dr] : snap_.destination_rules) {
+    for (const auto& [key, ptr] : snap_.destination_rules) {
+      const DestinationRule& dr = *ptr;
       std::string pattern = resolveHost(mesh_, dr.host, dr.meta.ns);
       auto hosts = expandHost(pattern, known_);
       if (hosts.empty()) {
@@ -244,7 +245,8 @@ class RouteBuilder {
   // Only VirtualServices bound to the mesh (no gateways, or "mesh" among them).
   // One per host: the first by namespace/name; later ones are reported.
   void virtualServices() {
-    for (const auto& [key, vs] : snap_.virtual_services) {
+    for (const auto& [key, ptr] : snap_.virtual_services) {
+      const VirtualService& vs = *ptr;
       if (!vs.gateways.empty() && std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") == vs.gateways.end()) {
         continue;  // bound to ingress gateways only
       }
@@ -411,7 +413,8 @@ class RouteBuilder {
   void httpRoutes() {
     std::map<std::string, std::vector<Candidate>> by_host;
     std::map<std::string, std::set<std::string>> sources;
-    for (const auto& [key, route] : snap_.http_routes) {
+    for (const auto& [key, ptr] : snap_.http_routes) {
+      const HTTPRoute& route = *ptr;
       const std::string& ns = route.meta.ns;
       std::string source = fmt::format("HTTPRoute/{}/{}", ns, route.meta.name);
       for (const auto& parent : route.parents) {

@@ -51,22 +51,22 @@ std::optional<istio::workload::GatewayAddress> resolveWaypoint(const TranslateCo
   if (name.empty()) {
     auto ns_it = ctx.snap.namespaces.find(meta.ns);
     if (ns_it != ctx.snap.namespaces.end()) {
-      name = label(ns_it->second.meta.labels, kUseWaypoint);
-      gw_ns = label(ns_it->second.meta.labels, kUseWaypointNamespace);
+      name = label(ns_it->second->meta.labels, kUseWaypoint);
+      gw_ns = label(ns_it->second->meta.labels, kUseWaypointNamespace);
     }
   }
   if (name.empty() || name == "none") return std::nullopt;
   if (gw_ns.empty()) gw_ns = meta.ns;
   auto gw = ctx.snap.gateways.find(gw_ns + "/" + name);
   if (gw == ctx.snap.gateways.end() ||
-      (gw->second.class_name != "istio-waypoint" && gw->second.class_name != "ambit-waypoint")) {
+      (gw->second->class_name != "istio-waypoint" && gw->second->class_name != "ambit-waypoint")) {
     warnings.push_back(fmt::format("{} {}/{}: {}={} names no waypoint Gateway {}/{} (class istio-waypoint or "
                                    "ambit-waypoint); traffic goes direct",
                                    use == WaypointUse::kService ? "Service" : "Pod", meta.ns, meta.name, kUseWaypoint,
                                    name, gw_ns, name));
     return std::nullopt;
   }
-  std::string waypoint_for = label(gw->second.meta.labels, kWaypointFor);
+  std::string waypoint_for = label(gw->second->meta.labels, kWaypointFor);
   if (waypoint_for.empty()) waypoint_for = "service";  // Istio's default
   bool applies = waypoint_for == "all" || (use == WaypointUse::kService && waypoint_for == "service") ||
                  (use == WaypointUse::kWorkload && waypoint_for == "workload");
@@ -79,7 +79,8 @@ std::optional<istio::workload::GatewayAddress> resolveWaypoint(const TranslateCo
 }
 
 void translateServices(TranslateContext& ctx, Translated& out) {
-  for (const auto& [key, svc] : ctx.snap.services) {
+  for (const auto& [key, ptr] : ctx.snap.services) {
+    const Service& svc = *ptr;
     if (svc.cluster_ips.empty() && !svc.has_selector) continue;  // nothing a client can dial
     Address a;
     auto* s = a.mutable_service();
@@ -100,7 +101,8 @@ void translateServices(TranslateContext& ctx, Translated& out) {
     if (auto wp = resolveWaypoint(ctx, svc.meta, WaypointUse::kService, out.warnings)) *s->mutable_waypoint() = *wp;
     out.addresses[svc.meta.ns + "/" + s->hostname()] = std::move(a);
   }
-  for (const auto& [key, se] : ctx.snap.service_entries) {
+  for (const auto& [key, ptr] : ctx.snap.service_entries) {
+    const ServiceEntry& se = *ptr;
     for (const auto& host : se.hosts) {
       Address a;
       auto* s = a.mutable_service();
@@ -150,11 +152,12 @@ istio::workload::PortList servicePortsForPod(const Service& svc, const Pod& pod)
 }  // namespace
 
 void translatePods(TranslateContext& ctx, Translated& out) {
-  for (const auto& [key, pod] : ctx.snap.pods) {
+  for (const auto& [key, ptr] : ctx.snap.pods) {
+    const Pod& pod = *ptr;
     if (pod.ips.empty()) continue;                                 // not scheduled yet: nothing to route to
     if (pod.phase == "Succeeded" || pod.phase == "Failed") continue;  // finished pods hold no traffic
     auto ns_it = ctx.snap.namespaces.find(pod.meta.ns);
-    const Namespace* ns = ns_it == ctx.snap.namespaces.end() ? nullptr : &ns_it->second;
+    const Namespace* ns = ns_it == ctx.snap.namespaces.end() ? nullptr : ns_it->second.get();
 
     Address a;
     auto* w = a.mutable_workload();
@@ -178,33 +181,34 @@ void translatePods(TranslateContext& ctx, Translated& out) {
     if (enrolled) {
       if (auto wp = resolveWaypoint(ctx, pod.meta, WaypointUse::kWorkload, out.warnings)) *w->mutable_waypoint() = *wp;
     }
-    for (const auto& [skey, svc] : ctx.snap.services) {
-      if (svc.meta.ns != pod.meta.ns || !svc.has_selector || svc.selector.empty()) continue;
-      if (!selects(svc.selector, pod.meta.labels)) continue;
-      (*w->mutable_services())[svc.meta.ns + "/" + serviceHostname(ctx.mesh, svc)] = servicePortsForPod(svc, pod);
+    for (const auto& [skey, svc] : inNamespace(ctx.snap.services, pod.meta.ns)) {
+      if (!svc->has_selector || svc->selector.empty()) continue;
+      if (!selects(svc->selector, pod.meta.labels)) continue;
+      (*w->mutable_services())[svc->meta.ns + "/" + serviceHostname(ctx.mesh, *svc)] = servicePortsForPod(*svc, pod);
     }
-    for (const auto& [skey, se] : ctx.snap.service_entries) {
-      if (se.meta.ns != pod.meta.ns || !se.has_workload_selector) continue;
-      if (!selects(se.workload_selector, pod.meta.labels)) continue;
-      for (const auto& host : se.hosts) {
+    for (const auto& [skey, se] : inNamespace(ctx.snap.service_entries, pod.meta.ns)) {
+      if (!se->has_workload_selector) continue;
+      if (!selects(se->workload_selector, pod.meta.labels)) continue;
+      for (const auto& host : se->hosts) {
         istio::workload::PortList list;
-        for (const auto& p : se.ports) {
+        for (const auto& p : se->ports) {
           auto* port = list.add_ports();
           port->set_service_port(p.number);
           port->set_target_port(p.target_port.value_or(p.number));
         }
-        (*w->mutable_services())[se.meta.ns + "/" + host] = list;
+        (*w->mutable_services())[se->meta.ns + "/" + host] = list;
       }
     }
     // Endpoints of selector-less Services that point at this pod.
-    for (const auto& [ekey, es] : ctx.snap.endpoint_slices) {
-      if (es.meta.ns != pod.meta.ns) continue;
-      auto svc = ctx.snap.services.find(es.meta.ns + "/" + es.service_name);
-      if (svc == ctx.snap.services.end() || svc->second.has_selector) continue;
+    for (const auto& [ekey, es_ptr] : inNamespace(ctx.snap.endpoint_slices, pod.meta.ns)) {
+      const EndpointSlice& es = *es_ptr;
+      auto svc_it = ctx.snap.services.find(es.meta.ns + "/" + es.service_name);
+      if (svc_it == ctx.snap.services.end() || svc_it->second->has_selector) continue;
+      const Service& svc = *svc_it->second;
       for (const auto& ep : es.endpoints) {
         if (ep.target_pod != pod.meta.name) continue;
         istio::workload::PortList list;
-        for (const auto& sp : svc->second.ports) {
+        for (const auto& sp : svc.ports) {
           for (const auto& p : es.ports) {
             if (p.name == sp.name) {
               auto* port = list.add_ports();
@@ -213,7 +217,7 @@ void translatePods(TranslateContext& ctx, Translated& out) {
             }
           }
         }
-        (*w->mutable_services())[es.meta.ns + "/" + serviceHostname(ctx.mesh, svc->second)] = list;
+        (*w->mutable_services())[es.meta.ns + "/" + serviceHostname(ctx.mesh, svc)] = list;
       }
     }
     attachPolicies(ctx, pod, *w);
@@ -222,7 +226,8 @@ void translatePods(TranslateContext& ctx, Translated& out) {
 }
 
 void translateServiceEntryEndpoints(TranslateContext& ctx, Translated& out) {
-  for (const auto& [key, se] : ctx.snap.service_entries) {
+  for (const auto& [key, ptr] : ctx.snap.service_entries) {
+    const ServiceEntry& se = *ptr;
     for (const auto& ep : se.endpoints) {
       if (ipBytes(ep.address).empty()) continue;  // DNS endpoints are resolved by the proxy, not listed
       Address a;

@@ -23,7 +23,7 @@ class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::De
     for (const auto& [type, sub] : subs_) {
       nlohmann::json t = {{"wildcard", sub.wildcard()},
                           {"explicit", sub.explicitNames().size()},
-                          {"resources_held", sub.known().size()}};
+                          {"resources_held", sub.heldCount()}};
       if (auto it = last_nack_.find(type); it != last_nack_.end()) t["last_nack"] = it->second;
       if (auto it = acked_version_.find(type); it != acked_version_.end()) t["acked_system_version"] = it->second;
       types[type] = t;
@@ -81,8 +81,12 @@ class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::De
     for (auto& [type, sub] : subs_) {
       const TypeResources* res = latest_->find(type);
       if (!res) continue;
-      Delta d = sub.diff(*res);
-      if (d.empty()) continue;
+      DeltaSubscription::Resources res_ptr(latest_, res);  // shares the set's lifetime
+      Delta d = sub.diff(res_ptr);
+      if (d.empty()) {
+        sub.markSent(d, res_ptr, true);  // in step with this set: later diffs can use its change log
+        continue;
+      }
       // Keep each response bounded; what does not fit goes in the next one.
       std::size_t bytes = 0;
       Delta sent;
@@ -100,7 +104,7 @@ class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::De
       }
       for (const auto& name : d.removed) resp.add_removed_resources(name);
       sent.removed = d.removed;
-      sub.markSent(sent, *res);
+      sub.markSent(sent, res_ptr, sent.upserts.size() == d.upserts.size());
       resp.set_type_url(type);
       resp.set_system_version_info(std::to_string(latest_->version));
       resp.set_nonce(std::to_string(++nonce_));

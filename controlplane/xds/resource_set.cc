@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace ambit::controlplane::xds {
 
 std::string TypeResources::resolve(const std::string& requested) const {
@@ -32,14 +34,29 @@ std::string deterministicBytes(const google::protobuf::Message& m) {
   return out;
 }
 
-std::string versionOf(const std::string& bytes) {
+namespace {
+
+uint64_t fnv1a(std::string_view bytes) {
   // FNV-1a 64: a content fingerprint, not a security boundary.
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  return fmt::format("{:016x}", h);
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
+
+std::string versionOf(const std::string& bytes) { return fmt::format("{:016x}", fnv1a(bytes)); }
+
+uint64_t versionKey(std::string_view version) {
+  uint64_t v = 0;
+  if (version.size() == 16) {
+    auto [end, ec] = std::from_chars(version.data(), version.data() + 16, v, 16);
+    if (ec == std::errc() && end == version.data() + 16 && v != 0) return v;
+  }
+  return fnv1a(version);
 }
 
 namespace {
@@ -55,14 +72,38 @@ ResourceEntry entryFor(const google::protobuf::Message& m) {
   ResourceEntry e;
   e.body = deterministicBytes(m);
   e.version = versionOf(e.body);
+  e.key = versionKey(e.version);
   return e;
+}
+
+// Both maps are sorted by name: one merge pass.
+ChangeLog changesBetween(const TypeResources& before, const TypeResources& after) {
+  ChangeLog log;
+  log.from_version = before.set_version;
+  auto b = before.by_name.begin();
+  auto a = after.by_name.begin();
+  while (b != before.by_name.end() || a != after.by_name.end()) {
+    if (a == after.by_name.end() || (b != before.by_name.end() && b->first < a->first)) {
+      log.removed.push_back(b->first);
+      ++b;
+    } else if (b == before.by_name.end() || a->first < b->first) {
+      log.changed.push_back(a->first);
+      ++a;
+    } else {
+      if (a->second.key != b->second.key || a->second.aliases != b->second.aliases) log.changed.push_back(a->first);
+      ++a;
+      ++b;
+    }
+  }
+  return log;
 }
 
 }  // namespace
 
 std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_t version,
                                                     std::chrono::steady_clock::time_point changed_at,
-                                                    const std::string& network) {
+                                                    const std::string& network,
+                                                    const ResourceSet* previous) {
   auto set = std::make_shared<ResourceSet>();
   set->version = version;
   set->changed_at = changed_at;
@@ -86,6 +127,11 @@ std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_
   TypeResources& routes = set->types[kRouteType];
   routes.type_url = kRouteType;
   for (const auto& [name, r] : t.routes) routes.by_name.emplace(name, entryFor(r));
+  for (auto& [type, res] : set->types) {
+    res.set_version = version;
+    if (!previous) continue;
+    if (const TypeResources* before = previous->find(type)) res.changes = changesBetween(*before, res);
+  }
   return set;
 }
 

@@ -222,7 +222,7 @@ TEST(PeerAuthenticationTest, EffectiveModeTable) {
   };
   for (const auto& c : cases) {
     auto snap = snapshotOf(std::string(kPods) + c.policies);
-    EXPECT_EQ(effectiveMtls(snap, MeshSettings{}, snap.pods.at("demo/backend")), c.backend) << c.policies;
+    EXPECT_EQ(effectiveMtls(snap, MeshSettings{}, *snap.pods.at("demo/backend")), c.backend) << c.policies;
   }
 }
 
