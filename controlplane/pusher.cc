@@ -12,6 +12,7 @@ Pusher::Pusher(ModelStore& store, xds::XdsServer& server, MeshSettings mesh, Pus
     : store_(store),
       server_(server),
       mesh_(std::move(mesh)),
+      builder_(mesh_),
       settings_(settings),
       translate_seconds_(registry
                              .histogram("ambitd_translate_seconds", "Time to translate the model into xDS resources",
@@ -71,9 +72,11 @@ void Pusher::loop() {
 
 void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point changed_at) {
   auto t0 = Clock::now();
-  Translated t;
+  std::shared_ptr<const xds::ResourceSet> set;
+  xds::SetBuilder::Stats stats;
   try {
-    t = translate(*snap, mesh_);
+    auto previous = server_.current();
+    set = builder_.build(*snap, changed_at, previous.get(), &stats);
   } catch (const std::exception& e) {
     // A translation bug must not take the control plane down: keep serving the last good set.
     log::error(*log::scope("ambitd.push"), "translate_failed", "version", snap->version, "error", e.what());
@@ -82,18 +85,19 @@ void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point change
     cv_.notify_all();
     return;
   }
-  auto previous = server_.current();
-  auto set = xds::buildResourceSet(t, snap->version, changed_at, mesh_.network, previous.get());
   translate_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
-  for (const auto& w : t.warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);
+  for (const auto& w : set->warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);
   server_.update(set);
   {
     std::lock_guard lock(mu_);
     pushed_ = std::max(pushed_, snap->version);
   }
   cv_.notify_all();
-  log::debug(*log::scope("ambitd.push"), "pushed", "version", snap->version, "addresses",
-             t.addresses.size(), "authorizations", t.authorizations.size(), "routes", t.routes.size());
+  auto count = [&](const char* type) { return set->find(type) ? set->find(type)->by_name.size() : 0; };
+  log::debug(*log::scope("ambitd.push"), "pushed", "version", snap->version, "addresses", count(xds::kAddressType),
+             "authorizations", count(xds::kAuthorizationType), "routes", count(xds::kRouteType), "pods_translated",
+             stats.pods_translated, "pods_reused", stats.pods_reused, "ms",
+             std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
 }
 
 uint64_t Pusher::pushedVersion() const {

@@ -12,6 +12,7 @@
 #include "controlplane/model/store.h"
 #include "controlplane/translate/translate.h"
 #include "controlplane/xds/server.h"
+#include "controlplane/xds/set_builder.h"
 
 namespace ambit::controlplane {
 
@@ -40,6 +41,7 @@ class Pusher {
   ModelStore& store_;
   xds::XdsServer& server_;
   MeshSettings mesh_;
+  xds::SetBuilder builder_;  // used by the push thread only
   PushSettings settings_;
   std::shared_ptr<metrics::Histogram> translate_seconds_;
   mutable std::mutex mu_;

@@ -27,6 +27,10 @@ std::optional<istio::workload::GatewayAddress> resolveWaypoint(const TranslateCo
 
 void translateServices(TranslateContext& ctx, Translated& out);
 void translatePods(TranslateContext& ctx, Translated& out);
+// One pod's Address; nullopt when it has no address yet or has finished. Adds
+// the PeerAuthentication policy it needs to ctx.peer_policies.
+std::optional<istio::workload::Address> translatePod(TranslateContext& ctx, const Pod& pod,
+                                                     std::vector<std::string>& warnings);
 void translateServiceEntryEndpoints(TranslateContext& ctx, Translated& out);
 void translateAuthorization(TranslateContext& ctx, Translated& out);
 // Sets Workload.authorization_policies: selector policies that select the pod

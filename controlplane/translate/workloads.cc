@@ -153,9 +153,18 @@ istio::workload::PortList servicePortsForPod(const Service& svc, const Pod& pod)
 
 void translatePods(TranslateContext& ctx, Translated& out) {
   for (const auto& [key, ptr] : ctx.snap.pods) {
-    const Pod& pod = *ptr;
-    if (pod.ips.empty()) continue;                                 // not scheduled yet: nothing to route to
-    if (pod.phase == "Succeeded" || pod.phase == "Failed") continue;  // finished pods hold no traffic
+    if (auto a = translatePod(ctx, *ptr, out.warnings)) {
+      std::string uid = a->workload().uid();
+      out.addresses[uid] = std::move(*a);
+    }
+  }
+}
+
+std::optional<istio::workload::Address> translatePod(TranslateContext& ctx, const Pod& pod,
+                                                     std::vector<std::string>& warnings) {
+  {
+    if (pod.ips.empty()) return std::nullopt;                                 // not scheduled yet: nothing to route to
+    if (pod.phase == "Succeeded" || pod.phase == "Failed") return std::nullopt;  // finished pods hold no traffic
     auto ns_it = ctx.snap.namespaces.find(pod.meta.ns);
     const Namespace* ns = ns_it == ctx.snap.namespaces.end() ? nullptr : ns_it->second.get();
 
@@ -179,7 +188,7 @@ void translatePods(TranslateContext& ctx, Translated& out) {
     w->set_status(pod.phase == "Running" ? istio::workload::HEALTHY : istio::workload::UNHEALTHY);
     if (pod.host_network) w->set_network_mode(istio::workload::HOST_NETWORK);
     if (enrolled) {
-      if (auto wp = resolveWaypoint(ctx, pod.meta, WaypointUse::kWorkload, out.warnings)) *w->mutable_waypoint() = *wp;
+      if (auto wp = resolveWaypoint(ctx, pod.meta, WaypointUse::kWorkload, warnings)) *w->mutable_waypoint() = *wp;
     }
     for (const auto& [skey, svc] : inNamespace(ctx.snap.services, pod.meta.ns)) {
       if (!svc->has_selector || svc->selector.empty()) continue;
@@ -221,7 +230,7 @@ void translatePods(TranslateContext& ctx, Translated& out) {
       }
     }
     attachPolicies(ctx, pod, *w);
-    out.addresses[w->uid()] = std::move(a);
+    return a;
   }
 }
 

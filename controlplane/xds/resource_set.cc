@@ -68,14 +68,6 @@ std::string ipText(const std::string& bytes) {
   return buf;
 }
 
-ResourceEntry entryFor(const google::protobuf::Message& m) {
-  ResourceEntry e;
-  e.body = deterministicBytes(m);
-  e.version = versionOf(e.body);
-  e.key = versionKey(e.version);
-  return e;
-}
-
 // Both maps are sorted by name: one merge pass.
 ChangeLog changesBetween(const TypeResources& before, const TypeResources& after) {
   ChangeLog log;
@@ -100,39 +92,52 @@ ChangeLog changesBetween(const TypeResources& before, const TypeResources& after
 
 }  // namespace
 
-std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_t version,
-                                                    std::chrono::steady_clock::time_point changed_at,
-                                                    const std::string& network,
-                                                    const ResourceSet* previous) {
-  auto set = std::make_shared<ResourceSet>();
-  set->version = version;
-  set->changed_at = changed_at;
-  set->warnings = t.warnings;
-  TypeResources& addresses = set->types[kAddressType];
-  addresses.type_url = kAddressType;
-  for (const auto& [name, addr] : t.addresses) {
-    ResourceEntry e = entryFor(addr);
-    // On-demand clients ask for "network/ip"; every address is an alias of its resource.
-    if (addr.has_workload()) {
-      for (const auto& ip : addr.workload().addresses()) e.aliases.push_back(network + "/" + ipText(ip));
-    } else {
-      for (const auto& na : addr.service().addresses()) e.aliases.push_back(na.network() + "/" + ipText(na.address()));
-    }
-    for (const auto& a : e.aliases) addresses.alias_to_name.emplace(a, name);
-    addresses.by_name.emplace(name, std::move(e));
+ResourceEntry messageEntry(const google::protobuf::Message& m) {
+  ResourceEntry e;
+  e.body = deterministicBytes(m);
+  e.version = versionOf(e.body);
+  e.key = versionKey(e.version);
+  return e;
+}
+
+ResourceEntry addressEntry(const istio::workload::Address& addr, const std::string& network) {
+  ResourceEntry e = messageEntry(addr);
+  // On-demand clients ask for "network/ip"; every address is an alias of its resource.
+  if (addr.has_workload()) {
+    for (const auto& ip : addr.workload().addresses()) e.aliases.push_back(network + "/" + ipText(ip));
+  } else {
+    for (const auto& na : addr.service().addresses()) e.aliases.push_back(na.network() + "/" + ipText(na.address()));
   }
-  TypeResources& authz = set->types[kAuthorizationType];
-  authz.type_url = kAuthorizationType;
-  for (const auto& [name, a] : t.authorizations) authz.by_name.emplace(name, entryFor(a));
-  TypeResources& routes = set->types[kRouteType];
-  routes.type_url = kRouteType;
-  for (const auto& [name, r] : t.routes) routes.by_name.emplace(name, entryFor(r));
+  return e;
+}
+
+std::shared_ptr<const ResourceSet> finishResourceSet(std::shared_ptr<ResourceSet> set, const ResourceSet* previous) {
+  for (const char* type : {kAddressType, kAuthorizationType, kRouteType}) set->types[type].type_url = type;
   for (auto& [type, res] : set->types) {
-    res.set_version = version;
+    res.set_version = set->version;
+    for (const auto& [name, e] : res.by_name) {
+      for (const auto& a : e.aliases) res.alias_to_name.emplace(a, name);
+    }
     if (!previous) continue;
     if (const TypeResources* before = previous->find(type)) res.changes = changesBetween(*before, res);
   }
   return set;
+}
+
+std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_t version,
+                                                    std::chrono::steady_clock::time_point changed_at,
+                                                    const std::string& network, const ResourceSet* previous) {
+  auto set = std::make_shared<ResourceSet>();
+  set->version = version;
+  set->changed_at = changed_at;
+  set->warnings = t.warnings;
+  auto& addresses = set->types[kAddressType].by_name;
+  for (const auto& [name, addr] : t.addresses) addresses.emplace(name, addressEntry(addr, network));
+  auto& authz = set->types[kAuthorizationType].by_name;
+  for (const auto& [name, a] : t.authorizations) authz.emplace(name, messageEntry(a));
+  auto& routes = set->types[kRouteType].by_name;
+  for (const auto& [name, r] : t.routes) routes.emplace(name, messageEntry(r));
+  return finishResourceSet(std::move(set), previous);
 }
 
 }  // namespace ambit::controlplane::xds

@@ -61,6 +61,15 @@ struct ResourceSet {
 std::string deterministicBytes(const google::protobuf::Message& m);
 std::string versionOf(const std::string& bytes);
 
+// One resource's entry: deterministic body, its version; Address resources
+// also carry their "network/ip" aliases.
+ResourceEntry messageEntry(const google::protobuf::Message& m);
+ResourceEntry addressEntry(const istio::workload::Address& addr, const std::string& network);
+
+// Completes a set whose by_name maps are filled: type URLs, alias indexes, set
+// versions, and each type's change log against `previous` (if given).
+std::shared_ptr<const ResourceSet> finishResourceSet(std::shared_ptr<ResourceSet> set, const ResourceSet* previous);
+
 // `previous`, when given, is the set this one replaces: each type records what
 // changed since it.
 std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_t version,
