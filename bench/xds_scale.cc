@@ -274,6 +274,8 @@ int main(int argc, char** argv) {
   cli.add_option("--clients", clients)->check(CLI::Range(1, 1000));
   cli.add_option("--rounds", rounds)->check(CLI::Range(1, 1000));
   cli.add_option("--out", out_file, "also write the markdown table here");
+  std::string keep_log;
+  cli.add_option("--keep-log", keep_log, "copy ambitd's log here (set AMBIT_LOG_LEVEL=debug for push timings)");
   CLI11_PARSE(cli, argc, argv);
   shape.namespaces = std::min(shape.namespaces, shape.services);
 
@@ -361,6 +363,7 @@ int main(int argc, char** argv) {
     auto [rss_end, hwm_end] = proc.memory();
     for (auto& c : cs) c->stop();
     proc.stop();
+    if (!keep_log.empty()) fs::copy_file(proc.log(), keep_log, fs::copy_options::overwrite_existing);
     if (incomplete) rc = 1;
 
     std::string table = fmt::format(

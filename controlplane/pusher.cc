@@ -74,8 +74,10 @@ void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point change
   auto t0 = Clock::now();
   std::shared_ptr<const xds::ResourceSet> set;
   xds::SetBuilder::Stats stats;
+  // Held until every stream has been notified: freeing a 10k-resource set is
+  // not free, and it must not delay the push.
+  auto previous = server_.current();
   try {
-    auto previous = server_.current();
     set = builder_.build(*snap, changed_at, previous.get(), &stats);
   } catch (const std::exception& e) {
     // A translation bug must not take the control plane down: keep serving the last good set.
@@ -88,6 +90,7 @@ void Pusher::push(std::shared_ptr<const Snapshot> snap, Clock::time_point change
   translate_seconds_->observe(std::chrono::duration<double>(Clock::now() - t0).count());
   for (const auto& w : set->warnings) log::warn(*log::scope("ambitd.translate"), "translation_warning", "detail", w);
   server_.update(set);
+  previous.reset();
   {
     std::lock_guard lock(mu_);
     pushed_ = std::max(pushed_, snap->version);

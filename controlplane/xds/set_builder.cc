@@ -54,17 +54,22 @@ std::shared_ptr<const ResourceSet> SetBuilder::build(const Snapshot& snap,
   // Pods, namespace by namespace (keys are "ns/name", so a namespace is a run).
   auto& addresses = set->types[kAddressType].by_name;
   std::vector<std::string> pod_warnings;
-  std::map<std::string, PodEntry> next;
   std::map<std::string, uint64_t> generations;
+  // The cache is updated in place (both maps are sorted by key): entries of
+  // pods gone from the model are erased, reused ones stay where they are.
+  auto cached = pods_.begin();
   for (const auto& [key, pod] : snap.pods) {
+    while (cached != pods_.end() && cached->first < key) cached = pods_.erase(cached);
+    if (cached == pods_.end() || cached->first != key) cached = pods_.emplace_hint(cached, key, PodEntry{});
+    PodEntry& entry = cached->second;
+    ++cached;
     auto gen_it = generations.find(pod->meta.ns);
     if (gen_it == generations.end()) gen_it = generations.emplace(pod->meta.ns, contextGeneration(snap, pod->meta.ns)).first;
     uint64_t gen = gen_it->second;
-    PodEntry entry;
-    if (auto cached = pods_.find(key); cached != pods_.end() && cached->second.pod == pod && cached->second.generation == gen) {
-      entry = std::move(cached->second);
+    if (entry.pod == pod && entry.generation == gen) {
       if (stats) ++stats->pods_reused;
     } else {
+      entry = PodEntry{};
       entry.pod = pod;
       entry.generation = gen;
       TranslateContext pod_ctx{snap, mesh_, {}};
@@ -82,9 +87,8 @@ std::shared_ptr<const ResourceSet> SetBuilder::build(const Snapshot& snap,
     if (entry.present) addresses.emplace(entry.uid, entry.entry);
     if (!entry.peer_policy_key.empty()) ctx.peer_policies.emplace(entry.peer_policy_key, entry.peer_policy);
     pod_warnings.insert(pod_warnings.end(), entry.warnings.begin(), entry.warnings.end());
-    next.emplace(key, std::move(entry));
   }
-  pods_ = std::move(next);  // pods gone from the model leave the cache
+  pods_.erase(cached, pods_.end());  // pods gone from the model leave the cache
   for (auto it = contexts_.begin(); it != contexts_.end();) {
     it = generations.count(it->first) ? std::next(it) : contexts_.erase(it);
   }
