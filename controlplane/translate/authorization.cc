@@ -151,6 +151,10 @@ std::optional<sec::Authorization> translatePolicy(const AuthorizationPolicy& ap,
   else a.set_scope(sec::NAMESPACE);
   bool deny = ap.action == "DENY";
   a.set_action(deny ? sec::DENY : sec::ALLOW);
+  // Istio's dry-run annotation: evaluated and logged, not enforced.
+  if (auto it = ap.meta.annotations.find("istio.io/dry-run"); it != ap.meta.annotations.end() && it->second == "true") {
+    a.set_dry_run(true);
+  }
 
   for (std::size_t i = 0; i < ap.rules.size(); ++i) {
     const AuthzRule& rule = ap.rules[i];
