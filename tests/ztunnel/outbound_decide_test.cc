@@ -2,24 +2,19 @@
 // write: ambitd's translation builds the WDS state, the decision is a table.
 #include "ztunnel/outbound/decide.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include "controlplane/model/parse.h"
 #include "controlplane/model/store.h"
 #include "controlplane/translate/translate.h"
+#include "tests/support/net.h"
 
 namespace ambit::ztunnel::outbound {
 namespace {
 
 namespace cp = ambit::controlplane;
 
-std::string ip(const char* text) {
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, text, buf) == 1) return std::string(reinterpret_cast<char*>(buf), 4);
-  EXPECT_EQ(inet_pton(AF_INET6, text, buf), 1) << text;
-  return std::string(reinterpret_cast<char*>(buf), 16);
-}
+std::string ip(const char* text) { return test::rawIp(text); }
 
 const char* kMesh = R"(
 apiVersion: v1
