@@ -196,6 +196,8 @@ struct VirtualService {
 };
 
 struct TrafficPolicy {
+  // Which sections were written: a subset's section replaces the host's whole section.
+  bool has_connection_pool = false, has_load_balancer = false, has_outlier_detection = false, has_tls = false;
   std::optional<int32_t> max_connections;
   std::optional<std::chrono::milliseconds> connect_timeout;
   std::optional<int32_t> http1_max_pending_requests;

@@ -1,6 +1,9 @@
 // networking.istio.io and security.istio.io kinds. Every spec field is checked:
 // an unknown field is an error (a typo in policy must not pass), a known Istio
 // field Ambit does not implement yet is a warning.
+#include <sstream>
+#include <set>
+#include <charconv>
 #include "controlplane/model/parse.h"
 
 namespace ambit::controlplane {
@@ -100,6 +103,27 @@ HttpRoute parseHttpRoute(YamlReader r) {
     retry.attempts = static_cast<int32_t>(rt.integer("attempts", 0, 100).value_or(0));
     retry.per_try_timeout = rt.duration("perTryTimeout");
     retry.retry_on = rt.str("retryOn");
+    {
+      // Envoy's conditions, or HTTP status codes (retriable-status-codes).
+      static const std::set<std::string> kConditions = {
+          "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
+          "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure",
+          "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"};
+      std::stringstream in(retry.retry_on);
+      std::string item;
+      while (std::getline(in, item, ',')) {
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty() || kConditions.count(item)) continue;
+        int code = 0;
+        auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), code);
+        if (ec == std::errc() && end == item.data() + item.size() && code >= 100 && code <= 599) continue;
+        rt.ctx().error(rt.mark(), rt.path() + ".retryOn",
+                       fmt::format("'{}' is neither a retry condition (5xx, gateway-error, connect-failure, ...) nor "
+                                   "an HTTP status code",
+                                   item));
+      }
+    }
     rt.unsupported({"retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"});
     rt.done();
     out.retries = retry;
@@ -166,6 +190,10 @@ HttpRoute parseHttpRoute(YamlReader r) {
 
 std::optional<TrafficPolicy> parseTrafficPolicy(YamlReader r) {
   TrafficPolicy tp;
+  tp.has_connection_pool = r.has("connectionPool");
+  tp.has_load_balancer = r.has("loadBalancer");
+  tp.has_outlier_detection = r.has("outlierDetection");
+  tp.has_tls = r.has("tls");
   if (r.has("connectionPool")) {
     YamlReader cp = r.child("connectionPool");
     if (cp.has("tcp")) {

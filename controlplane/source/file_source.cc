@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -94,13 +95,20 @@ DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* er
     }
   }
   std::sort(paths.begin(), paths.end());
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const int64_t scan_ns = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
+  constexpr int64_t kGranularityMarginNs = 2'000'000'000;  // covers coarse (1 s) filesystem timestamps
   for (const auto& p : paths) {
     FileLoad load;
     load.path = p.string();
     // Stat before reading: a write racing the read changes the stamp again, so
     // the next rescan reads the file once more rather than trusting a torn read.
     auto stamp = stampOf(p);
-    if (stamp) load.stamp = *stamp;
+    if (stamp) {
+      load.stamp = *stamp;
+      load.stamp_trusted = std::max(stamp->mtime_ns, stamp->ctime_ns) + kGranularityMarginNs < scan_ns;
+    }
     if (stamp && known) {
       auto it = known->find(load.path);
       if (it != known->end() && it->second == *stamp) {
@@ -279,7 +287,7 @@ void FileSource::rescan() {
     FileState& st = files_[l.path];
     if (!l.readable) continue;  // keep its last good content until it can be read
     if (l.unchanged) continue;
-    st.stamp = l.stamp;
+    st.stamp = l.stamp_trusted ? std::optional<FileStamp>(l.stamp) : std::nullopt;
     if (st.hash == l.content_hash) continue;
     changed = true;
     st.warnings = l.result.warnings;

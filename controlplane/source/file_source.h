@@ -34,6 +34,10 @@ struct FileLoad {
   bool readable = true;
   bool unchanged = false;  // stamp equal to the one in `known`: not read, no result
   FileStamp stamp;
+  // The stamp may be trusted next time: the file was last changed well before
+  // this read. A file changed within timestamp granularity of the read could
+  // change again with an equal stamp (git's "racily clean"), so it is re-read.
+  bool stamp_trusted = false;
   ParseResult result;
 };
 // `complete` is false when the listing hit an error (a directory vanished or is

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 #include <sstream>
 
@@ -86,8 +87,10 @@ void fillRetry(uint32_t attempts, const std::string& retry_on, std::optional<std
   if (per_try) out->set_per_try_timeout_ms(ms(*per_try));
   bool codes = false;
   for (const auto& cond : splitCommas(retry_on)) {
-    if (!cond.empty() && std::all_of(cond.begin(), cond.end(), ::isdigit)) {
-      out->add_retriable_status_codes(static_cast<uint32_t>(std::stoul(cond)));
+    uint32_t code = 0;
+    auto [end, ec] = std::from_chars(cond.data(), cond.data() + cond.size(), code);
+    if (ec == std::errc() && end == cond.data() + cond.size()) {
+      if (code >= 100 && code <= 599) out->add_retriable_status_codes(code);  // the parser rejects the rest
       codes = true;
     } else {
       out->add_retry_on(cond);
@@ -106,33 +109,37 @@ void fillRetry(uint32_t attempts, const std::string& retry_on, std::optional<std
 
 void defaultRetry(rt::Retry* out) { fillRetry(kDefaultRetryAttempts, kDefaultRetryOn, std::nullopt, out); }
 
-// Field-by-field: what `over` sets wins.
+// Istio's MergeTrafficPolicy: each section the subset writes (connectionPool,
+// loadBalancer, outlierDetection, tls) replaces the host's section whole.
 TrafficPolicy mergePolicy(const TrafficPolicy& base, const TrafficPolicy& over) {
   TrafficPolicy out = base;
-  auto take = [](auto& dst, const auto& src) {
-    if (src) dst = src;
-  };
-  take(out.max_connections, over.max_connections);
-  take(out.connect_timeout, over.connect_timeout);
-  take(out.http1_max_pending_requests, over.http1_max_pending_requests);
-  take(out.http2_max_requests, over.http2_max_requests);
-  take(out.max_requests_per_connection, over.max_requests_per_connection);
-  take(out.max_retries, over.max_retries);
-  take(out.idle_timeout, over.idle_timeout);
-  if (!over.lb_simple.empty() && over.lb_simple != "UNSPECIFIED") {
+  if (over.has_connection_pool) {
+    out.has_connection_pool = true;
+    out.max_connections = over.max_connections;
+    out.connect_timeout = over.connect_timeout;
+    out.http1_max_pending_requests = over.http1_max_pending_requests;
+    out.http2_max_requests = over.http2_max_requests;
+    out.max_requests_per_connection = over.max_requests_per_connection;
+    out.max_retries = over.max_retries;
+    out.idle_timeout = over.idle_timeout;
+  }
+  if (over.has_load_balancer) {
+    out.has_load_balancer = true;
     out.lb_simple = over.lb_simple;
-    out.consistent_hash.reset();
-  }
-  if (over.consistent_hash) {
     out.consistent_hash = over.consistent_hash;
-    out.lb_simple.clear();
   }
-  take(out.consecutive_5xx_errors, over.consecutive_5xx_errors);
-  take(out.consecutive_gateway_errors, over.consecutive_gateway_errors);
-  take(out.outlier_interval, over.outlier_interval);
-  take(out.base_ejection_time, over.base_ejection_time);
-  take(out.max_ejection_percent, over.max_ejection_percent);
-  if (!over.tls_mode.empty()) out.tls_mode = over.tls_mode;
+  if (over.has_outlier_detection) {
+    out.has_outlier_detection = true;
+    out.consecutive_5xx_errors = over.consecutive_5xx_errors;
+    out.consecutive_gateway_errors = over.consecutive_gateway_errors;
+    out.outlier_interval = over.outlier_interval;
+    out.base_ejection_time = over.base_ejection_time;
+    out.max_ejection_percent = over.max_ejection_percent;
+  }
+  if (over.has_tls) {
+    out.has_tls = true;
+    out.tls_mode = over.tls_mode;
+  }
   return out;
 }
 
@@ -195,9 +202,10 @@ class RouteBuilder {
   }
 
   // ---- DestinationRule ----
-  // Per host, the most specific rule wins (exact name, then the longest
-  // wildcard); among equals, one in the host's namespace, then the root
-  // namespace, then by namespace/name. Losers are reported.
+  // Istio's lookup for a host: rules in the host's own namespace first, then
+  // the root namespace; within one, the most specific host (exact, then the
+  // longest wildcard), then namespace/name. Rules elsewhere do not apply to the
+  // host (Istio would use them only for clients in their namespace). Losers are reported.
   void destinationRules() {
     struct Claim {
       const DestinationRule* dr;
@@ -216,7 +224,13 @@ class RouteBuilder {
       for (const auto& h : hosts) {
         int specificity = pattern.find('*') == std::string::npos ? 0 : 100000 - static_cast<int>(pattern.size());
         int locality = dr.meta.ns == known_.at(h) ? 0 : (dr.meta.ns == mesh_.root_namespace ? 1 : 2);
-        int rank = specificity * 4 + locality;
+        if (locality == 2) {
+          warnings_.push_back(fmt::format("DestinationRule/{}/{} does not apply to host {}: only rules in the host's "
+                                          "namespace ({}) or the root namespace ({}) do",
+                                          dr.meta.ns, dr.meta.name, h, known_.at(h), mesh_.root_namespace));
+          continue;
+        }
+        int rank = locality * 1000000 + specificity;
         auto [it, inserted] = claims.try_emplace(h, Claim{&dr, rank});
         if (inserted) continue;
         const DestinationRule* loser = &dr;
@@ -396,6 +410,13 @@ class RouteBuilder {
     rt::Destination out;
     std::string ns = b.ns.empty() ? route_ns : b.ns;
     out.set_weight(static_cast<uint32_t>(std::max(b.weight, 0)));
+    if (ns != route_ns) {
+      // Gateway API: another namespace's backend needs that namespace's
+      // ReferenceGrant, which Ambit does not read yet; refuse rather than bypass.
+      out.set_host(b.name + "." + ns);
+      out.set_unresolved(fmt::format("backendRef to namespace {} needs a ReferenceGrant (not supported yet)", ns));
+      return out;
+    }
     if ((b.group.empty() || b.group == "core") && b.kind == "Service") {
       out.set_host(fmt::format("{}.{}.svc.{}", b.name, ns, mesh_.domain_suffix));
       if (!b.port) out.set_unresolved(fmt::format("backendRef Service {}/{} needs a port", ns, b.name));

@@ -113,6 +113,18 @@ void DeltaSubscription::markSent(const Delta& d, const Resources& res, bool comp
   if (complete && wildcard_) {
     base_ = res;
     overlay_.clear();
+  } else if (complete && base_) {
+    // No longer wildcard: keep only what it holds, so an old set is not pinned
+    // and later diffs are not over every name of it.
+    std::map<std::string, std::optional<uint64_t>> held_now;
+    for (const auto& [name, entry] : base_->by_name) {
+      if (auto v = held(name)) held_now.emplace(name, *v);
+    }
+    for (const auto& [name, v] : overlay_) {
+      if (v) held_now.emplace(name, *v);
+    }
+    overlay_ = std::move(held_now);
+    base_.reset();
   }
 }
 

@@ -69,19 +69,22 @@ std::shared_ptr<const ResourceSet> SetBuilder::build(const Snapshot& snap,
     if (entry.pod == pod && entry.generation == gen) {
       if (stats) ++stats->pods_reused;
     } else {
-      entry = PodEntry{};
-      entry.pod = pod;
-      entry.generation = gen;
+      // Built aside and committed only once complete: a translation that
+      // throws must not leave a half-filled entry to be reused later.
+      PodEntry fresh;
       TranslateContext pod_ctx{snap, mesh_, {}};
-      if (auto a = translatePod(pod_ctx, *pod, entry.warnings)) {
-        entry.present = true;
-        entry.uid = a->workload().uid();
-        entry.entry = addressEntry(*a, mesh_.network);
+      if (auto a = translatePod(pod_ctx, *pod, fresh.warnings)) {
+        fresh.present = true;
+        fresh.uid = a->workload().uid();
+        fresh.entry = addressEntry(*a, mesh_.network);
       }
       if (!pod_ctx.peer_policies.empty()) {
-        entry.peer_policy_key = pod_ctx.peer_policies.begin()->first;
-        entry.peer_policy = pod_ctx.peer_policies.begin()->second;
+        fresh.peer_policy_key = pod_ctx.peer_policies.begin()->first;
+        fresh.peer_policy = pod_ctx.peer_policies.begin()->second;
       }
+      fresh.pod = pod;
+      fresh.generation = gen;
+      entry = std::move(fresh);
       if (stats) ++stats->pods_translated;
     }
     if (entry.present) addresses.emplace(entry.uid, entry.entry);

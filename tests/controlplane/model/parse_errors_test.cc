@@ -59,6 +59,10 @@ TEST(ParseErrorsTest, Table) {
        "spec: {host: a, trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {useSourceIp: true}}}}\n",
        "t.yaml:4:47: field 'spec.trafficPolicy.loadBalancer': DestinationRule default/d: simple and consistentHash "
        "cannot both be set"},
+      {"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\n"
+       "spec: {hosts: [a], http: [{route: [{destination: {host: a}}], retries: {attempts: 2, retryOn: \"5xx,99999999999\"}}]}\n",
+       "t.yaml:4:72: field 'spec.http[0].retries.retryOn': VirtualService default/v: '99999999999' is neither a retry "
+       "condition (5xx, gateway-error, connect-failure, ...) nor an HTTP status code"},
       {"kind: Pod\nmetadata: {name: p}\n", "t.yaml:1:1: field 'apiVersion': is required"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p\n", "t.yaml:4:1: YAML syntax error: end of map flow not found"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nextra: 1\n", "t.yaml:4:1: field 'extra': Pod default/p: unknown field"},

@@ -347,11 +347,53 @@ spec: {host: missing}
   EXPECT_EQ(ratings.policy().max_pending_requests(), 5u);
   EXPECT_EQ(ratings.policy().consecutive_gateway_errors(), 2u);
   EXPECT_EQ(ratings.policy().consecutive_5xx_errors(), 0u);
-  EXPECT_TRUE(r.warned("DestinationRule/other/ratings-elsewhere is ignored for host ratings.shop.svc.cluster.local"));
+  EXPECT_TRUE(r.warned("DestinationRule/other/ratings-elsewhere does not apply to host ratings.shop.svc.cluster.local"));
   // The wildcard still covers the host nobody names exactly.
   EXPECT_EQ(r.routes.at(kReviews).policy().load_balancer(), rt::TrafficPolicy::RANDOM);
   EXPECT_EQ(r.routes.count("api.other.svc.cluster.local"), 0u);
   EXPECT_TRUE(r.warned("DestinationRule/shop/missing: host 'missing' names no service"));
+}
+
+TEST(RoutesTest, DestinationRuleNamespaceBeforeSpecificityAndSectionMerge) {
+  auto r = run(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: exact-in-root, namespace: istio-system}
+spec: {host: reviews.shop.svc.cluster.local, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: all-of-shop, namespace: shop}
+spec:
+  host: "*.shop.svc.cluster.local"
+  trafficPolicy: {loadBalancer: {simple: RANDOM}, connectionPool: {tcp: {maxConnections: 10}}}
+  subsets:
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy: {connectionPool: {http: {http2MaxRequests: 50}}}
+)");
+  // The host's own namespace first, even against an exact host in the root namespace.
+  const auto& cfg = r.routes.at(kReviews);
+  EXPECT_EQ(cfg.policy().load_balancer(), rt::TrafficPolicy::RANDOM);
+  EXPECT_TRUE(r.warned("DestinationRule/istio-system/exact-in-root is ignored for host reviews.shop.svc.cluster.local"));
+  // A subset's connectionPool replaces the host's whole connectionPool; other sections are inherited.
+  ASSERT_EQ(cfg.subsets_size(), 1);
+  EXPECT_EQ(cfg.subsets(0).policy().max_requests(), 50u);
+  EXPECT_EQ(cfg.subsets(0).policy().max_connections(), 0u);
+  EXPECT_EQ(cfg.subsets(0).policy().load_balancer(), rt::TrafficPolicy::RANDOM);
+}
+
+TEST(RoutesTest, CrossNamespaceBackendNeedsReferenceGrant) {
+  auto r = run(R"(
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: to-other, namespace: shop}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews}]
+  rules: [{backendRefs: [{name: api, namespace: other, port: 80}]}]
+)");
+  const auto& d = r.routes.at(kReviews).http_routes(0).destinations(0);
+  EXPECT_NE(d.unresolved().find("needs a ReferenceGrant"), std::string::npos);
 }
 
 TEST(RoutesTest, NoRoutingMeansNoResource) {

@@ -178,6 +178,13 @@ TEST(DeltaSubscriptionTest, UnsubscribingFromWildcardRemovesWhatIsNotNamed) {
   auto d = s.diff(v1);
   EXPECT_TRUE(d.upserts.empty());
   EXPECT_EQ(d.removed, (Names{"b"}));
+  s.markSent(d, v1, true);
+  EXPECT_TRUE(s.holds("a"));
+  EXPECT_FALSE(s.holds("b"));
+  EXPECT_EQ(s.heldCount(), 1u);
+  EXPECT_TRUE(s.diff(v1).empty());
+  auto v2 = resources({{"a", "2"}, {"b", "2"}});
+  EXPECT_EQ(s.diff(v2).upserts, (Names{"a"}));
 }
 
 TEST(ResourceSetTest, ChangeLogAgainstThePreviousSet) {
