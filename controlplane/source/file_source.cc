@@ -98,7 +98,12 @@ DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* er
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   const int64_t scan_ns = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
-  constexpr int64_t kGranularityMarginNs = 2'000'000'000;  // covers coarse (1 s) filesystem timestamps
+  // Local filesystems stamp with the kernel's coarse clock (a tick, <= 10 ms);
+  // whole-second stamps mean a filesystem with 1 s granularity.
+  auto margin_ns = [](const FileStamp& s) -> int64_t {
+    bool whole_seconds = s.mtime_ns % 1'000'000'000 == 0 && s.ctime_ns % 1'000'000'000 == 0;
+    return whole_seconds ? 2'000'000'000 : 100'000'000;
+  };
   for (const auto& p : paths) {
     FileLoad load;
     load.path = p.string();
@@ -107,7 +112,7 @@ DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* er
     auto stamp = stampOf(p);
     if (stamp) {
       load.stamp = *stamp;
-      load.stamp_trusted = std::max(stamp->mtime_ns, stamp->ctime_ns) + kGranularityMarginNs < scan_ns;
+      load.stamp_trusted = std::max(stamp->mtime_ns, stamp->ctime_ns) + margin_ns(*stamp) < scan_ns;
     }
     if (stamp && known) {
       auto it = known->find(load.path);

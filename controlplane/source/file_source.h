@@ -35,8 +35,9 @@ struct FileLoad {
   bool unchanged = false;  // stamp equal to the one in `known`: not read, no result
   FileStamp stamp;
   // The stamp may be trusted next time: the file was last changed well before
-  // this read. A file changed within timestamp granularity of the read could
-  // change again with an equal stamp (git's "racily clean"), so it is re-read.
+  // this read (100 ms; 2 s on filesystems with whole-second stamps). A file
+  // changed within timestamp granularity of the read could change again with
+  // an equal stamp (git's "racily clean"), so it is read again next time.
   bool stamp_trusted = false;
   ParseResult result;
 };
