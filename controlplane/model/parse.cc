@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <sstream>
 
 namespace ambit::controlplane {
 namespace {
@@ -101,6 +102,18 @@ bool isCidrOrIp(const std::string& s) {
   if (ec != std::errc() || p != s.data() + s.size()) return false;
   int max = ip.find(':') == std::string::npos ? 32 : 128;
   return bits >= 0 && bits <= max;
+}
+
+std::vector<std::string> splitCommaList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
 }
 
 std::optional<uint16_t> parsePortNumber(std::string_view s) {

@@ -41,5 +41,7 @@ bool isIpAddress(const std::string& s);
 bool isCidrOrIp(const std::string& s);
 // "8080" -> 8080; nullopt unless a whole number in 1-65535.
 std::optional<uint16_t> parsePortNumber(std::string_view s);
+// "a, b,,c" -> {"a", "b", "c"}: comma-separated items, trimmed, empty ones dropped.
+std::vector<std::string> splitCommaList(const std::string& s);
 
 }  // namespace ambit::controlplane

@@ -1,7 +1,6 @@
 // networking.istio.io and security.istio.io kinds. Every spec field is checked:
 // an unknown field is an error (a typo in policy must not pass), a known Istio
 // field Ambit does not implement yet is a warning.
-#include <sstream>
 #include <set>
 #include <charconv>
 #include "controlplane/model/parse.h"
@@ -109,12 +108,8 @@ HttpRoute parseHttpRoute(YamlReader r) {
           "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "envoy-ratelimited",
           "retriable-4xx", "refused-stream", "retriable-status-codes", "retriable-headers", "http3-post-connect-failure",
           "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"};
-      std::stringstream in(retry.retry_on);
-      std::string item;
-      while (std::getline(in, item, ',')) {
-        item.erase(0, item.find_first_not_of(" \t"));
-        item.erase(item.find_last_not_of(" \t") + 1);
-        if (item.empty() || kConditions.count(item)) continue;
+      for (const auto& item : splitCommaList(retry.retry_on)) {
+        if (kConditions.count(item)) continue;
         int code = 0;
         auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), code);
         if (ec == std::errc() && end == item.data() + item.size() && code >= 100 && code <= 599) continue;

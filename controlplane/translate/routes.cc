@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <charconv>
 #include <set>
-#include <sstream>
 
+#include "controlplane/model/parse.h"
 #include "controlplane/translate/translate_internal.h"
 
 namespace ambit::controlplane {
@@ -69,24 +69,12 @@ void toHeaderOps(const HeaderOps& in, rt::HeaderOps* out) {
   for (const auto& k : in.remove) out->add_remove(lower(k));
 }
 
-std::vector<std::string> splitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 void fillRetry(uint32_t attempts, const std::string& retry_on, std::optional<std::chrono::milliseconds> per_try,
                rt::Retry* out) {
   out->set_attempts(attempts);
   if (per_try) out->set_per_try_timeout_ms(ms(*per_try));
   bool codes = false;
-  for (const auto& cond : splitCommas(retry_on)) {
+  for (const auto& cond : splitCommaList(retry_on)) {
     uint32_t code = 0;
     auto [end, ec] = std::from_chars(cond.data(), cond.data() + cond.size(), code);
     if (ec == std::errc() && end == cond.data() + cond.size()) {

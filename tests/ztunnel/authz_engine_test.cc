@@ -5,9 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "controlplane/model/parse.h"
-#include "controlplane/model/store.h"
 #include "controlplane/translate/translate.h"
+#include "tests/controlplane/translate/snapshot_util.h"
 #include "tests/support/net.h"
 
 namespace ambit::ztunnel::authz {
@@ -32,11 +31,7 @@ status: {podIP: 198.18.2.10}
 
 // The decision for a connection to demo/backend under `policies`.
 Decision decideFor(const std::string& policies, const Connection& c) {
-  auto parsed = cp::parseDocuments(std::string(kMesh) + policies, "t.yaml");
-  EXPECT_TRUE(parsed.ok()) << (parsed.issues.empty() ? "" : parsed.issues[0].toString());
-  cp::Snapshot snap;
-  for (const auto& o : parsed.objects) snap.insert(o);
-  auto t = cp::translate(snap, cp::MeshSettings{});
+  auto t = cp::translate(cp::testutil::snapshotOf(std::string(kMesh) + policies), cp::MeshSettings{});
   std::map<std::string, PolicyPtr> by_name;
   for (const auto& [name, a] : t.authorizations) by_name[name] = std::make_shared<istio::security::Authorization>(a);
   PolicySet set(std::move(by_name));

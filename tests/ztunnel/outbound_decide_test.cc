@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "controlplane/model/parse.h"
-#include "controlplane/model/store.h"
 #include "controlplane/translate/translate.h"
+#include "tests/controlplane/translate/snapshot_util.h"
 #include "tests/support/net.h"
 
 namespace ambit::ztunnel::outbound {
@@ -106,11 +105,7 @@ spec: {clusterIP: 198.19.0.20, selector: {app: reviews}, ports: [{name: http, po
 struct Fixture {
   std::shared_ptr<const ProxyState> state;
   Fixture() {
-    auto parsed = cp::parseDocuments(kMesh, "t.yaml");
-    EXPECT_TRUE(parsed.ok()) << (parsed.issues.empty() ? "" : parsed.issues[0].toString());
-    cp::Snapshot snap;
-    for (const auto& o : parsed.objects) snap.insert(o);
-    auto t = cp::translate(snap, cp::MeshSettings{});
+    auto t = cp::translate(cp::testutil::snapshotOf(kMesh), cp::MeshSettings{});
     for (const auto& w : t.warnings) ADD_FAILURE() << "translation warning: " << w;
     state = ProxyState::build(t.addresses, {});
   }

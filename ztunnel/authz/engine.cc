@@ -57,19 +57,18 @@ bool field(const List& positive, const List& negative, bool present, Pred contai
   return true;
 }
 
-std::string principalOf(const tls::Identity& id) {
-  // Istio principals are written without the scheme: "cluster.local/ns/demo/sa/client".
-  return id.trust_domain + "/ns/" + id.ns + "/sa/" + id.service_account;
+// Istio principals are written without the scheme: "cluster.local/ns/demo/sa/client".
+// Built once per decision, not once per match; "" without an identity.
+std::string principalFor(const Connection& c) {
+  if (!c.source) return {};
+  return c.source->trust_domain + "/ns/" + c.source->ns + "/sa/" + c.source->service_account;
 }
 
-}  // namespace
-
-bool matches(const sec::Match& m, const Connection& c) {
+// The identity lambdas run only when there is an identity (see field()).
+bool matchesWith(const sec::Match& m, const Connection& c, const std::string& principal) {
   bool has_id = c.source.has_value();
-  std::string principal = has_id ? principalOf(*c.source) : std::string();
-  const std::string ns = has_id ? c.source->ns : std::string();
   auto principal_is = [&](const sec::StringMatch& s) { return stringMatches(s, principal); };
-  auto ns_is = [&](const sec::StringMatch& s) { return stringMatches(s, ns); };
+  auto ns_is = [&](const sec::StringMatch& s) { return stringMatches(s, c.source->ns); };
   auto sa_is = [&](const sec::ServiceAccountMatch& s) {
     return s.namespace_() == c.source->ns && s.serviceaccount() == c.source->service_account;
   };
@@ -84,22 +83,30 @@ bool matches(const sec::Match& m, const Connection& c) {
          field(m.destination_ports(), m.not_destination_ports(), true, port_is);
 }
 
-bool matches(const sec::Authorization& policy, const Connection& c) {
+bool policyMatches(const sec::Authorization& policy, const Connection& c, const std::string& principal) {
   return std::any_of(policy.groups().begin(), policy.groups().end(), [&](const sec::Group& g) {
     return std::all_of(g.rules().begin(), g.rules().end(), [&](const sec::Rules& r) {
-      return std::any_of(r.matches().begin(), r.matches().end(), [&](const sec::Match& m) { return matches(m, c); });
+      return std::any_of(r.matches().begin(), r.matches().end(),
+                         [&](const sec::Match& m) { return matchesWith(m, c, principal); });
     });
   });
 }
 
+}  // namespace
+
+bool matches(const sec::Match& m, const Connection& c) { return matchesWith(m, c, principalFor(c)); }
+
+bool matches(const sec::Authorization& policy, const Connection& c) { return policyMatches(policy, c, principalFor(c)); }
+
 namespace {
 
-Decision decideWith(const std::vector<PolicyPtr>& policies, const Connection& c, bool include_dry_run) {
+Decision decideWith(const std::vector<PolicyPtr>& policies, const Connection& c, const std::string& principal,
+                    bool include_dry_run) {
   Decision d;
   auto name = [](const sec::Authorization& p) { return p.namespace_() + "/" + p.name(); };
   auto counts = [&](const sec::Authorization& p) { return include_dry_run || !p.dry_run(); };
   for (const auto& p : policies) {  // any DENY first
-    if (p->action() == sec::DENY && counts(*p) && matches(*p, c)) {
+    if (p->action() == sec::DENY && counts(*p) && policyMatches(*p, c, principal)) {
       d.allowed = false;
       d.policy = name(*p);
       d.reason = "denied by policy " + d.policy;
@@ -110,7 +117,7 @@ Decision decideWith(const std::vector<PolicyPtr>& policies, const Connection& c,
   for (const auto& p : policies) {
     if (p->action() != sec::ALLOW || !counts(*p)) continue;
     any_allow = true;
-    if (matches(*p, c)) {
+    if (policyMatches(*p, c, principal)) {
       d.policy = name(*p);
       d.reason = "allowed by policy " + d.policy;
       return d;
@@ -128,9 +135,10 @@ Decision decideWith(const std::vector<PolicyPtr>& policies, const Connection& c,
 }  // namespace
 
 Decision decide(const std::vector<PolicyPtr>& policies, const Connection& c) {
-  Decision d = decideWith(policies, c, false);
+  const std::string principal = principalFor(c);
+  Decision d = decideWith(policies, c, principal, false);
   if (std::any_of(policies.begin(), policies.end(), [](const PolicyPtr& p) { return p->dry_run(); })) {
-    Decision shadow = decideWith(policies, c, true);
+    Decision shadow = decideWith(policies, c, principal, true);
     d.dry_run_allowed = shadow.allowed;
     d.dry_run_reason = shadow.reason;
   }

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace ambit::ztunnel::outbound {
@@ -26,23 +27,44 @@ namespace {
 
 bool sameWorkload(const wl::Workload& a, const wl::Workload& b) { return !a.uid().empty() && a.uid() == b.uid(); }
 
+bool usable(const WorkloadPtr& w) { return w->status() == wl::HEALTHY && !w->addresses().empty(); }
+
+// One of the usable workloads, chosen by `pick`; null when none is. Counts,
+// then walks: no allocation per connection.
+WorkloadPtr pickUsable(const std::vector<WorkloadPtr>& candidates, const Picker& pick) {
+  std::size_t n = std::count_if(candidates.begin(), candidates.end(), usable);
+  if (n == 0) return nullptr;
+  std::size_t k = pick(n) % n;
+  for (const auto& w : candidates) {
+    if (usable(w) && k-- == 0) return w;
+  }
+  return nullptr;
+}
+
+std::string gatewayKey(const wl::GatewayAddress& gw) {
+  return gw.hostname().namespace_() + "/" + gw.hostname().hostname();
+}
+
 // The waypoint's workload for a GatewayAddress, picked among its endpoints.
 WorkloadPtr resolveWaypoint(const ProxyState& state, const wl::GatewayAddress& gw, const std::string& network,
                             const Picker& pick) {
-  if (gw.has_hostname()) {
-    std::string key = gw.hostname().namespace_() + "/" + gw.hostname().hostname();
-    std::vector<WorkloadPtr> healthy;
-    for (const auto& w : state.endpoints(key)) {
-      if (w->status() == wl::HEALTHY) healthy.push_back(w);
-    }
-    if (healthy.empty()) return nullptr;
-    return healthy[pick(healthy.size()) % healthy.size()];
-  }
+  if (gw.has_hostname()) return pickUsable(state.endpoints(gatewayKey(gw)), pick);
   if (gw.has_address()) {
     return state.workloadByAddress(gw.address().network().empty() ? network : gw.address().network(),
                                    gw.address().address());
   }
   return nullptr;
+}
+
+// Is `source` one of the workloads behind this waypoint? Its own traffic must
+// go to the destination, or it would loop back to itself.
+bool isWaypoint(const ProxyState& state, const wl::GatewayAddress& gw, const wl::Workload& source) {
+  if (gw.has_hostname()) {
+    const auto& members = state.endpoints(gatewayKey(gw));
+    return std::any_of(members.begin(), members.end(), [&](const WorkloadPtr& w) { return sameWorkload(*w, source); });
+  }
+  WorkloadPtr w = resolveWaypoint(state, gw, source.network(), [](std::size_t) { return 0; });
+  return w && sameWorkload(*w, source);
 }
 
 Request toWaypoint(const ProxyState& state, const wl::Workload& source, const wl::GatewayAddress& gw,
@@ -108,45 +130,27 @@ Request decide(const ProxyState& state, const wl::Workload& source, const std::s
   if (ServicePtr svc = state.serviceByAddress(network, dst_ip)) {
     std::string key = svc->namespace_() + "/" + svc->hostname();
     std::string what = "service " + key;
-    if (svc->has_waypoint()) {
-      WorkloadPtr self_check = resolveWaypoint(state, svc->waypoint(), network, [](std::size_t) { return 0; });
-      // The waypoint's own traffic to the service goes to the endpoints, or it would loop.
-      bool from_waypoint = false;
-      if (svc->waypoint().has_hostname()) {
-        std::string wp_key = svc->waypoint().hostname().namespace_() + "/" + svc->waypoint().hostname().hostname();
-        for (const auto& w : state.endpoints(wp_key)) from_waypoint |= sameWorkload(*w, source);
-      } else if (self_check) {
-        from_waypoint = sameWorkload(*self_check, source);
-      }
-      if (!from_waypoint) {
-        Request r = toWaypoint(state, source, svc->waypoint(), dst_ip, dst_port, pick, what);
-        r.service = svc;
-        return r;
-      }
+    if (svc->has_waypoint() && !isWaypoint(state, svc->waypoint(), source)) {
+      Request r = toWaypoint(state, source, svc->waypoint(), dst_ip, dst_port, pick, what);
+      r.service = svc;
+      return r;
     }
-    std::vector<WorkloadPtr> healthy;
-    for (const auto& w : state.endpoints(key)) {
-      if (w->status() == wl::HEALTHY && !w->addresses().empty()) healthy.push_back(w);
-    }
-    if (healthy.empty()) {
+    WorkloadPtr w = pickUsable(state.endpoints(key), pick);
+    if (!w) {
       Request r;
       r.kind = Request::Kind::kRefuse;
       r.service = svc;
       r.reason = what + " has no healthy endpoint";
       return r;
     }
-    const WorkloadPtr& w = healthy[pick(healthy.size()) % healthy.size()];
     Request r = toWorkload(source, w, targetPortFor(*svc, key, *w, dst_port), what);
     r.service = svc;
     return r;
   }
   if (WorkloadPtr w = state.workloadByAddress(network, dst_ip)) {
     std::string what = "workload " + w->namespace_() + "/" + w->name();
-    if (w->has_waypoint() && !sameWorkload(*w, source)) {
-      WorkloadPtr wp = resolveWaypoint(state, w->waypoint(), network, [](std::size_t) { return 0; });
-      if (!wp || !sameWorkload(*wp, source)) {
-        return toWaypoint(state, source, w->waypoint(), dst_ip, dst_port, pick, what);
-      }
+    if (w->has_waypoint() && !sameWorkload(*w, source) && !isWaypoint(state, w->waypoint(), source)) {
+      return toWaypoint(state, source, w->waypoint(), dst_ip, dst_port, pick, what);
     }
     Request r = toWorkload(source, w, dst_port, what);
     r.target_ip = dst_ip;  // the address dialled, of the workload's addresses
