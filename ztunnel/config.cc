@@ -3,9 +3,65 @@
 
 namespace ambit::ztunnel {
 
+ZtunnelConfig::ZtunnelConfig() {
+  // Istio ztunnel's ports: admin on localhost:15000, stats 15020, readiness 15021.
+  service.admin.port = 15000;
+  service.admin.stats_port = 15020;
+  service.admin.readiness_port = 15021;
+}
+
 config::Schema<ZtunnelConfig> ztunnelSchema() {
-  config::Schema<ZtunnelConfig> s("ztunnel");
-  app::addServiceFields<ZtunnelConfig>(s, [](ZtunnelConfig& c) -> app::ServiceConfig& { return c.service; });
+  using C = ZtunnelConfig;
+  using ms = std::chrono::milliseconds;
+  config::Schema<C> s("ztunnel");
+  app::addServiceFields<C>(s, [](C& c) -> app::ServiceConfig& { return c.service; });
+  s.field<std::string>("node_name", "the node this proxy serves (workloads scheduled there are its own)",
+                       [](C& c) -> auto& { return c.proxy.node_name; }, config::nonEmpty())
+      .field<std::string>("network", "network of this node ('' = default)", [](C& c) -> auto& { return c.proxy.network; })
+      .field<std::string>("mesh.trust_domain", "SPIFFE trust domain peers must belong to",
+                          [](C& c) -> auto& { return c.proxy.trust_domain; }, config::nonEmpty())
+      .field<std::string>("xds.address", "ambitd's xDS address (host:port)", [](C& c) -> auto& { return c.xds_address; },
+                          config::nonEmpty())
+      .field<bool>("xds.tls", "use TLS to ambitd (false only for a local lab on loopback)",
+                   [](C& c) -> auto& { return c.xds_tls; })
+      .field<std::string>("xds.root_cert", "PEM file with the root ambitd's certificate chains to",
+                          [](C& c) -> auto& { return c.xds_root_cert; })
+      .field<ms>("xds.max_backoff", "longest wait between reconnects to ambitd",
+                 [](C& c) -> auto& { return c.xds_max_backoff; }, config::positiveDuration())
+      .field<std::string>("ca.address", "CA address (host:port; '' = xds.address)",
+                          [](C& c) -> auto& { return c.ca_address; })
+      .field<std::string>("ca.token_file", "file holding this node's bearer token for the CA",
+                          [](C& c) -> auto& { return c.ca_token_file; }, config::nonEmpty())
+      .field<ms>("ca.certificate_ttl", "lifetime asked for workload certificates (refreshed at half-life)",
+                 [](C& c) -> auto& { return c.certificate_ttl; }, config::positiveDuration())
+      .field<uint16_t>("ports.hbone", "inbound HBONE port on each workload address",
+                       [](C& c) -> auto& { return c.proxy.hbone_port; }, config::inRange<uint16_t>(1, 65535))
+      .field<uint16_t>("ports.inbound_plaintext", "inbound plaintext capture port (0 = off)",
+                       [](C& c) -> auto& { return c.proxy.inbound_plaintext_port; })
+      .field<std::string>("socks5.address", "SOCKS5 outbound entry address ('' = off)",
+                          [](C& c) -> auto& { return c.proxy.socks5_address; })
+      .field<uint16_t>("socks5.port", "SOCKS5 outbound entry port (0 = any)",
+                       [](C& c) -> auto& { return c.proxy.socks5_port; })
+      .field<ms>("timeouts.connect", "connect timeout (HBONE peers and apps)",
+                 [](C& c) -> auto& { return c.proxy.connect_timeout; }, config::positiveDuration())
+      .field<ms>("timeouts.handshake", "TLS and SOCKS5 handshake timeout",
+                 [](C& c) -> auto& { return c.proxy.handshake_timeout; }, config::positiveDuration())
+      .field<ms>("timeouts.certificate_wait", "how long a connection waits for its workload's first certificate",
+                 [](C& c) -> auto& { return c.proxy.certificate_wait; }, config::positiveDuration())
+      .field<ms>("hbone.idle_timeout", "pooled HBONE connections without streams close after this",
+                 [](C& c) -> auto& { return c.proxy.pool.idle_timeout; }, config::positiveDuration())
+      .field<ms>("hbone.ping_interval", "HBONE keepalive PING interval",
+                 [](C& c) -> auto& { return c.proxy.server_limits.ping_interval; }, config::positiveDuration())
+      .validate([](const C& c) {
+        std::vector<config::ConfigIssue> out;
+        if (c.xds_tls && c.xds_root_cert.empty()) {
+          out.push_back({"", "xds.root_cert", "required when xds.tls is true"});
+        }
+        if (c.proxy.inbound_plaintext_port == c.proxy.hbone_port) {
+          out.push_back({"", "ports.inbound_plaintext", "must differ from ports.hbone"});
+        }
+        return out;
+      });
   return s;
 }
 

@@ -1,11 +1,37 @@
-// ztunnel: the node proxy. This binary so far is the runtime shell (config,
-// workers, admin, drain); the proxy data paths arrive with the ztunnel issue.
+// ztunnel: Ambit's node proxy. Wires the xDS client (ambitd), the identity
+// manager (ambitd's CA), the proxy's listeners and the admin endpoints.
+#include <fstream>
+#include <sstream>
+
 #include <CLI/CLI.hpp>
 
 #include "common/app/service.h"
 #include "common/config/loader.h"
 #include "common/log/log.h"
+#include "common/xds/delta_client.h"
 #include "ztunnel/config.h"
+#include "ztunnel/identity/manager.h"
+#include "ztunnel/proxy/proxy.h"
+#include "ztunnel/xds/state_store.h"
+
+namespace {
+
+ambit::Result<std::string> readFile(const std::string& path, const char* field) {
+  std::ifstream in(path);
+  if (!in) return ambit::makeError(ambit::ErrorCode::kUnavailable, "{} {}: {}", field, path, std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ambit;
@@ -18,14 +44,74 @@ int main(int argc, char** argv) {
   auto loaded = app::loadConfig(schema, cmdline, exit_code);
   if (!loaded) return exit_code;
   auto logger = log::scope("ztunnel");
+  auto cfg = *loaded->config;
+  cfg.proxy.pool.limits.ping_interval = cfg.proxy.server_limits.ping_interval;
+  cfg.proxy.pool.limits.ping_timeout = cfg.proxy.server_limits.ping_timeout = 2 * cfg.proxy.server_limits.ping_interval;
 
-  app::Service service("ztunnel", loaded->config->service);
+  auto token = readFile(cfg.ca_token_file, "ca.token_file");
+  if (!token) {
+    log::error(*logger, "start_failed", "error", token.error().message);
+    return 1;
+  }
+  std::string root_pem;
+  if (cfg.xds_tls) {
+    auto root = readFile(cfg.xds_root_cert, "xds.root_cert");
+    if (!root) {
+      log::error(*logger, "start_failed", "error", root.error().message);
+      return 1;
+    }
+    root_pem = *root;
+  }
+
+  app::Service service("ztunnel", cfg.service);
+  ztunnel::StateStore state;
+  ztunnel::identity::ManagerOptions id_opts;
+  id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
+  ztunnel::identity::Manager identities(
+      ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address, cfg.xds_tls,
+                                          root_pem, trim(*token)),
+      id_opts);
+  ztunnel::proxy::Proxy proxy(cfg.proxy, service, state, identities);
+  state.onUpdate([&proxy](const auto& s) { proxy.onState(s); });
+
+  xds::ClientOptions xo;
+  xo.target = cfg.xds_address;
+  if (cfg.xds_tls) {
+    grpc::SslCredentialsOptions o;
+    o.pem_root_certs = root_pem;
+    xo.credentials = grpc::SslCredentials(o);
+  } else {
+    xo.credentials = grpc::InsecureChannelCredentials();
+  }
+  xo.node.set_id("ztunnel~" + cfg.proxy.node_name);
+  (*xo.node.mutable_metadata()->mutable_fields())["NODE_NAME"].set_string_value(cfg.proxy.node_name);
+  xo.max_backoff = cfg.xds_max_backoff;
+  xds::DeltaClient xds(xo, {&state.addressHandler(), &state.authorizationHandler()});
+
+  service.setReadiness([&]() -> admin::Readiness {
+    if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.xds_address};
+    return {true, "ready"};
+  });
+  service.addConfigDump("config", [cfg = *loaded->config, &schema, origins = loaded->origins] {
+    return config::effectiveJson(schema, &cfg, origins);
+  });
+  service.addConfigDump("xds", [&] { return xds.dump(); });
+  service.addConfigDump("proxy", [&] { return proxy.dump(); });
   if (auto st = service.start(); !st) {
     log::error(*logger, "start_failed", "error", st.error().message);
     return 1;
   }
-  service.addConfigDump("config", [cfg = *loaded->config, &schema, origins = loaded->origins] {
-    return config::effectiveJson(schema, &cfg, origins);
-  });
-  return service.runUntilShutdown();
+  if (auto st = proxy.start(); !st) {
+    log::error(*logger, "start_failed", "error", st.error().message);
+    return 1;
+  }
+  identities.start();
+  xds.start();
+  auto socks = proxy.socks5Endpoint();
+  log::info(*logger, "ztunnel_started", "node", cfg.proxy.node_name, "xds", cfg.xds_address, "socks5_port",
+            socks ? socks->port() : 0, "admin_port", service.adminEndpoint().port());
+  int rc = service.runUntilShutdown();
+  xds.stop();
+  identities.stop();
+  return rc;
 }

@@ -8,42 +8,15 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/hbone/authority.h"
+#include "common/runtime/deadline.h"
 #include "common/tls/tls_context.h"
 
 namespace ambit::hbone {
 
 using asio::ip::tcp;
+using runtime::Deadline;
 
 namespace {
-
-// Closes the socket if the deadline passes first. The timer's handler may
-// already be queued when the operation wins, so it checks that the deadline
-// (and with it the socket) is still there.
-class Deadline {
- public:
-  Deadline(tcp::socket& s, std::chrono::milliseconds d)
-      : state_(std::make_shared<State>(State{&s, false})), timer_(s.get_executor(), d) {
-    timer_.async_wait([st = state_](boost::system::error_code ec) {
-      if (ec || st->socket == nullptr) return;
-      st->expired = true;
-      boost::system::error_code ignored;
-      st->socket->close(ignored);
-    });
-  }
-  ~Deadline() {
-    state_->socket = nullptr;
-    timer_.cancel();
-  }
-  bool expired() const { return state_->expired; }
-
- private:
-  struct State {
-    tcp::socket* socket;
-    bool expired;
-  };
-  std::shared_ptr<State> state_;
-  asio::steady_timer timer_;
-};
 
 std::string handshakeFailure(const SSL* ssl, const boost::system::error_code& ec) {
   if (auto why = tls::lastVerifyError(ssl)) return why->message;

@@ -40,8 +40,9 @@ asio::awaitable<void> both(F1 f1, F2 f2) {
 
 }  // namespace
 
-asio::awaitable<TunnelOutcome> copyBidirectional(tcp::socket& socket, Stream& stream, ByteCounters& bytes,
-                                                 std::size_t buffer_size) {
+asio::awaitable<TunnelOutcome> copyBidirectional(tcp::socket& socket, Stream& stream,
+                                                 std::atomic<uint64_t>& socket_to_stream,
+                                                 std::atomic<uint64_t>& stream_to_socket, std::size_t buffer_size) {
   TunnelOutcome out;
   auto up = [&]() -> asio::awaitable<void> {
     std::unique_ptr<char[]> buf(new char[buffer_size]);
@@ -59,7 +60,7 @@ asio::awaitable<TunnelOutcome> copyBidirectional(tcp::socket& socket, Stream& st
           co_return;
         }
         co_await stream.write(asio::buffer(buf.get(), n));
-        bytes.to_stream.fetch_add(n, std::memory_order_relaxed);
+        socket_to_stream.fetch_add(n, std::memory_order_relaxed);
       }
     } catch (const boost::system::system_error& e) {
       noteError(out, std::string("tunnel: ") + e.what());
@@ -83,7 +84,7 @@ asio::awaitable<TunnelOutcome> copyBidirectional(tcp::socket& socket, Stream& st
           closeSocket(socket);
           co_return;
         }
-        bytes.from_stream.fetch_add(n, std::memory_order_relaxed);
+        stream_to_socket.fetch_add(n, std::memory_order_relaxed);
       }
     } catch (const boost::system::system_error& e) {
       noteError(out, std::string("tunnel: ") + e.what());

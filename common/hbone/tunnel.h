@@ -15,19 +15,17 @@
 
 namespace ambit::hbone {
 
-// Updated as bytes move (relaxed atomics: /config_dump reads them from another thread).
-struct ByteCounters {
-  std::atomic<uint64_t> to_stream{0};    // read from the socket, sent on the stream
-  std::atomic<uint64_t> from_stream{0};  // received on the stream, written to the socket
-};
-
 struct TunnelOutcome {
   bool clean = true;   // both directions ended with EOF
   std::string error;   // the first failure, when not clean
 };
 
-// `buffer_size`: bytes per direction held while copying (two buffers per tunnel).
-asio::awaitable<TunnelOutcome> copyBidirectional(asio::ip::tcp::socket& socket, Stream& stream, ByteCounters& bytes,
+// `buffer_size`: bytes per direction held while copying (two buffers per
+// tunnel). The counters move as bytes do (relaxed atomics: /config_dump reads
+// them from another thread).
+asio::awaitable<TunnelOutcome> copyBidirectional(asio::ip::tcp::socket& socket, Stream& stream,
+                                                 std::atomic<uint64_t>& socket_to_stream,
+                                                 std::atomic<uint64_t>& stream_to_socket,
                                                  std::size_t buffer_size = 16u << 10);
 
 // The same between two TCP sockets (passthrough and same-node plain paths).

@@ -28,14 +28,21 @@ tls::Identity identityOf(const istio::workload::Workload& w) {
 
 std::shared_ptr<const ProxyState> ProxyState::build(const std::map<std::string, istio::workload::Address>& addresses,
                                                     std::map<std::string, authz::PolicyPtr> policies) {
+  std::map<std::string, AddressPtr> shared;
+  for (const auto& [name, a] : addresses) shared[name] = std::make_shared<const istio::workload::Address>(a);
+  return build(shared, std::move(policies));
+}
+
+std::shared_ptr<const ProxyState> ProxyState::build(const std::map<std::string, AddressPtr>& addresses,
+                                                    std::map<std::string, authz::PolicyPtr> policies) {
   auto s = std::make_shared<ProxyState>();
   std::map<std::string, WorkloadPtr> ordered;  // uid order makes endpoint lists deterministic
   for (const auto& [name, a] : addresses) {
-    if (a.has_workload()) {
-      auto w = std::make_shared<const istio::workload::Workload>(a.workload());
+    if (a->has_workload()) {
+      WorkloadPtr w(a, &a->workload());  // aliases the Address: shares its lifetime, no copy
       ordered[w->uid()] = w;
-    } else if (a.has_service()) {
-      auto svc = std::make_shared<const istio::workload::Service>(a.service());
+    } else if (a->has_service()) {
+      ServicePtr svc(a, &a->service());
       s->services_[svc->namespace_() + "/" + svc->hostname()] = svc;
       for (const auto& na : svc->addresses()) s->service_by_addr_[addrKey(na.network(), na.address())] = svc;
     }
@@ -57,6 +64,17 @@ ServicePtr ProxyState::serviceByAddress(const std::string& network, const std::s
   return findOr(service_by_addr_, addrKey(network, ip));
 }
 ServicePtr ProxyState::serviceByName(const std::string& ns_hostname) const { return findOr(services_, ns_hostname); }
+
+std::vector<WorkloadPtr> ProxyState::workloadsOnNode(const std::string& node) const {
+  std::map<std::string, WorkloadPtr> ordered;
+  for (const auto& [uid, w] : by_uid_) {
+    if (w->node() == node) ordered.emplace(uid, w);
+  }
+  std::vector<WorkloadPtr> out;
+  out.reserve(ordered.size());
+  for (auto& [uid, w] : ordered) out.push_back(std::move(w));
+  return out;
+}
 
 const std::vector<WorkloadPtr>& ProxyState::endpoints(const std::string& ns_hostname) const {
   static const std::vector<WorkloadPtr> kNone;

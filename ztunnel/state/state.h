@@ -17,6 +17,7 @@
 
 namespace ambit::ztunnel {
 
+using AddressPtr = std::shared_ptr<const istio::workload::Address>;
 using WorkloadPtr = std::shared_ptr<const istio::workload::Workload>;
 using ServicePtr = std::shared_ptr<const istio::workload::Service>;
 
@@ -26,6 +27,11 @@ tls::Identity identityOf(const istio::workload::Workload& w);
 class ProxyState {
  public:
   // `addresses`: WDS resources by name; `policies`: Authorization by "ns/name".
+  // The snapshot shares the messages (no copies): an xDS update that changes
+  // one workload builds new indexes over mostly the same objects.
+  static std::shared_ptr<const ProxyState> build(const std::map<std::string, AddressPtr>& addresses,
+                                                 std::map<std::string, authz::PolicyPtr> policies);
+  // For tests and tools: copies plain messages first.
   static std::shared_ptr<const ProxyState> build(const std::map<std::string, istio::workload::Address>& addresses,
                                                  std::map<std::string, authz::PolicyPtr> policies);
 
@@ -37,6 +43,8 @@ class ProxyState {
   // Workloads that back a service ("ns/hostname"), in uid order.
   const std::vector<WorkloadPtr>& endpoints(const std::string& ns_hostname) const;
   const authz::PolicySet& policies() const { return policies_; }
+  // The workloads scheduled on `node`, in uid order (O(workloads): for updates, not per connection).
+  std::vector<WorkloadPtr> workloadsOnNode(const std::string& node) const;
 
   std::size_t workloadCount() const { return by_uid_.size(); }
   std::size_t serviceCount() const { return services_.size(); }

@@ -1,0 +1,228 @@
+// Inbound: HBONE on 15008 (mTLS with the destination workload's certificate,
+// then per CONNECT: validate, authorize, connect to the app, 200, copy) and
+// plaintext on 15006 (authorize without a peer identity).
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/hbone/authority.h"
+#include "common/hbone/tls_io.h"
+#include "common/log/log.h"
+#include "common/runtime/deadline.h"
+#include "common/tls/tls_context.h"
+#include "ztunnel/outbound/decide.h"
+#include "ztunnel/proxy/proxy.h"
+
+namespace ambit::ztunnel::proxy {
+
+namespace {
+
+std::string endpointText(const tcp::endpoint& ep) { return hbone::formatAuthority(ep.address(), ep.port()); }
+
+bool hasAddress(const istio::workload::Workload& w, const std::string& raw) {
+  for (const auto& a : w.addresses()) {
+    if (a == raw) return true;
+  }
+  return false;
+}
+
+// Connects to the app within `timeout`.
+asio::awaitable<boost::system::error_code> connectUpstream(tcp::socket& s, const tcp::endpoint& ep,
+                                                           std::chrono::milliseconds timeout) {
+  runtime::Deadline deadline(s, timeout);
+  auto [ec] = co_await s.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+  if (ec && deadline.expired()) ec = asio::error::timed_out;
+  if (!ec) s.set_option(tcp::no_delay(true), ec);
+  co_return ec;
+}
+
+}  // namespace
+
+asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid) {
+  static auto logger = log::scope("ztunnel.inbound");
+  std::shared_ptr<asio::ssl::context> ssl_ctx;
+  {
+    std::lock_guard lock(mu_);
+    auto it = local_.find(uid);
+    if (it != local_.end()) ssl_ctx = it->second.server_ctx;
+  }
+  if (!ssl_ctx) co_return;
+  boost::system::error_code ec;
+  auto peer_ep = socket.remote_endpoint(ec);
+  hbone::TlsStream tls(std::move(socket), *ssl_ctx);
+  auto st = co_await hbone::acceptTls(tls, config_.handshake_timeout);
+  if (!st) {
+    auto reason = tls::lastRejectReason(tls.native_handle());
+    metrics_.handshake_failures.get({tls::svidRejectReasonName(reason)})->inc();
+    log::info(*logger, "hbone_handshake_refused", "src", endpointText(peer_ep), "workload", uid, "error",
+              st.error().message);
+    co_return;
+  }
+  auto peer = tls::peerIdentity(tls.native_handle());
+  auto conn = hbone::Connection::create(
+      std::move(tls), hbone::Connection::Role::kServer, config_.server_limits,
+      [this, uid, peer, peer_ep](std::shared_ptr<hbone::Stream> s) { return handleConnect(s, uid, peer, peer_ep); });
+  // The listener's own drain handle cuts `socket`, which the TLS stream now
+  // owns: track the HBONE connection itself (GOAWAY at drain, close at the deadline).
+  std::weak_ptr<hbone::Connection> weak = conn;
+  auto handle = service_.drain().track(conn->executor(), [weak] {
+    if (auto c = weak.lock()) c->close("drain deadline");
+  });
+  handle.onDrain([weak] {
+    if (auto c = weak.lock()) c->goAway();
+  });
+  co_await conn->run();
+  (void)ctx;
+}
+
+asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream, std::string uid,
+                                           std::optional<tls::Identity> peer, tcp::endpoint peer_ep) {
+  static auto logger = log::scope("ztunnel.inbound");
+  auto started = std::chrono::steady_clock::now();
+  auto state = state_.current();
+  auto dst = state->workloadByUid(uid);
+  auto target = hbone::parseAuthority(stream->authority());  // validated by the HBONE server
+  auto rec = std::make_shared<ConnectionRecord>();
+  rec->direction = "inbound";
+  rec->destination = stream->authority();
+  rec->source_identity = peer ? peer->toString() : "";
+  rec->destination_workload = uid;
+  rec->via = "hbone";
+  // The client's address: the forwarded header its node proxy set (the HBONE
+  // peer is that proxy), else the peer itself.
+  auto src_ip = peer_ep.address();
+  if (auto fwd = forwardedFor(stream->header("forwarded"))) src_ip = *fwd;
+  rec->source = src_ip.to_string();
+
+  telemetry::ConnectionFacts facts;
+  facts.reporter = telemetry::Reporter::kDestination;
+  auto src_w = state->workloadByAddress(config_.network, rawIp(src_ip));
+  facts.source = src_w.get();
+  facts.source_principal = peer;
+  facts.destination = dst.get();
+  if (dst) facts.destination_principal = identityOf(*dst);
+  facts.mutual_tls = true;
+
+  if (!dst || !target || !hasAddress(*dst, rawIp(target->ip))) {
+    // hardening.md 3: only the workload this listener serves is a valid target.
+    stream->respond(400);
+    accessLog(*rec, "rejected", "authority is not an address of " + uid, started);
+    co_return;
+  }
+  rec->authz = authz::Connection{peer, rawIp(src_ip), rawIp(target->ip), target->port};
+  rec->enforced = true;
+  auto decision = authz::decide(state->policies().applicable(*dst), rec->authz);
+  if (decision.dry_run_allowed) {
+    log::info(*logger, "authz_dry_run", "src", rec->source, "dst", rec->destination, "would_allow",
+              *decision.dry_run_allowed, "reason", decision.dry_run_reason);
+  }
+  if (!decision.allowed) {
+    stream->respond(401);
+    facts.flag = telemetry::ResponseFlag::kDeny;
+    countOpened(telemetry::tcpLabelValues(facts));
+    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    accessLog(*rec, "denied", decision.reason, started);
+    co_return;
+  }
+  auto upstream = std::make_shared<tcp::socket>(stream->connection().executor());
+  auto ec = co_await connectUpstream(*upstream, tcp::endpoint(target->ip, target->port), config_.connect_timeout);
+  if (ec) {
+    stream->respond(503);
+    facts.flag = telemetry::ResponseFlag::kConnect;
+    countOpened(telemetry::tcpLabelValues(facts));
+    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    accessLog(*rec, "upstream_failed", ec.message(), started);
+    co_return;
+  }
+  stream->respond(200);
+  auto ex = stream->connection().executor();
+  std::weak_ptr<hbone::Stream> weak_stream = stream;
+  std::weak_ptr<tcp::socket> weak_up = upstream;
+  rec->cut = [ex, weak_stream, weak_up](const std::string&) {
+    asio::post(ex, [weak_stream, weak_up] {
+      if (auto s = weak_stream.lock()) s->reset();
+      if (auto u = weak_up.lock()) {
+        boost::system::error_code ignored;
+        u->close(ignored);
+      }
+    });
+  };
+  auto handle = connections_.add(rec);
+  auto labels = telemetry::tcpLabelValues(facts);
+  countOpened(labels);
+  auto outcome = co_await hbone::copyBidirectional(*upstream, *stream, rec->bytes_to_source,
+                                                   rec->bytes_to_destination, config_.copy_buffer);
+  countClosed(labels, *rec);
+  accessLog(*rec, outcome.clean ? "closed" : "error", outcome.error, started);
+}
+
+asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid) {
+  (void)ctx;
+  static auto logger = log::scope("ztunnel.inbound");
+  auto started = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  auto peer_ep = socket.remote_endpoint(ec);
+  auto local_ep = socket.local_endpoint(ec);
+  // With capture (sk_lookup / REDIRECT) the accepted socket's local address
+  // is the original destination. Dialled directly, it is our own port: a
+  // loop we refuse (hardening.md 14).
+  if (ec || local_ep.port() == config_.inbound_plaintext_port || local_ep.port() == config_.hbone_port) {
+    co_return;
+  }
+  auto state = state_.current();
+  auto dst = state->workloadByUid(uid);
+  auto rec = std::make_shared<ConnectionRecord>();
+  rec->direction = "inbound_plaintext";
+  rec->source = endpointText(peer_ep);
+  rec->destination = endpointText(local_ep);
+  rec->destination_workload = uid;
+  rec->via = "plaintext";
+  telemetry::ConnectionFacts facts;
+  facts.reporter = telemetry::Reporter::kDestination;
+  auto src_w = state->workloadByAddress(config_.network, rawIp(peer_ep.address()));
+  facts.source = src_w.get();
+  facts.destination = dst.get();
+  if (!dst) co_return;
+  facts.destination_principal = identityOf(*dst);
+  rec->authz = authz::Connection{std::nullopt, rawIp(peer_ep.address()), rawIp(local_ep.address()), local_ep.port()};
+  rec->enforced = true;
+  auto decision = authz::decide(state->policies().applicable(*dst), rec->authz);
+  if (!decision.allowed) {
+    facts.flag = telemetry::ResponseFlag::kDeny;
+    countOpened(telemetry::tcpLabelValues(facts));
+    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    accessLog(*rec, "denied", decision.reason, started);
+    co_return;
+  }
+  auto upstream = std::make_shared<tcp::socket>(socket.get_executor());
+  ec = co_await connectUpstream(*upstream, local_ep, config_.connect_timeout);
+  if (ec) {
+    facts.flag = telemetry::ResponseFlag::kConnect;
+    countOpened(telemetry::tcpLabelValues(facts));
+    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    accessLog(*rec, "upstream_failed", ec.message(), started);
+    co_return;
+  }
+  auto ex = socket.get_executor();
+  std::weak_ptr<tcp::socket> weak_up = upstream;
+  tcp::socket* client = &socket;
+  auto alive = std::make_shared<bool>(true);
+  std::weak_ptr<bool> weak_alive = alive;
+  rec->cut = [ex, weak_up, client, weak_alive](const std::string&) {
+    asio::post(ex, [weak_up, client, weak_alive] {
+      if (weak_alive.expired()) return;
+      boost::system::error_code ignored;
+      client->close(ignored);
+      if (auto u = weak_up.lock()) u->close(ignored);
+    });
+  };
+  auto handle = connections_.add(rec);
+  auto labels = telemetry::tcpLabelValues(facts);
+  countOpened(labels);
+  auto outcome = co_await hbone::copyBidirectional(socket, *upstream, rec->bytes_to_destination, rec->bytes_to_source,
+                                                   config_.copy_buffer);
+  countClosed(labels, *rec);
+  accessLog(*rec, outcome.clean ? "closed" : "error", outcome.error, started);
+}
+
+}  // namespace ambit::ztunnel::proxy

@@ -1,0 +1,256 @@
+// Proxy lifecycle: local workloads' listeners, TLS contexts, metrics, helpers.
+#include "ztunnel/proxy/proxy.h"
+
+#include <set>
+
+#include <boost/asio/post.hpp>
+
+#include "common/hbone/authority.h"
+#include "common/log/log.h"
+#include "common/metrics/istio_labels.h"
+#include "common/tls/tls_context.h"
+
+namespace ambit::ztunnel::proxy {
+
+namespace istio_metrics = metrics::istio;
+
+TcpMetrics::TcpMetrics(metrics::Registry& r)
+    : opened(r.counter(istio_metrics::kTcpConnectionsOpened, "TCP connections opened", istio_metrics::tcpLabels())),
+      closed(r.counter(istio_metrics::kTcpConnectionsClosed, "TCP connections closed", istio_metrics::tcpLabels())),
+      sent(r.counter(istio_metrics::kTcpSentBytes, "Bytes sent to the downstream (response direction)",
+                     istio_metrics::tcpLabels())),
+      received(r.counter(istio_metrics::kTcpReceivedBytes, "Bytes received from the downstream (request direction)",
+                         istio_metrics::tcpLabels())),
+      handshake_failures(r.counter("ambit_ztunnel_tls_handshake_failures_total",
+                                   "Inbound HBONE TLS handshakes refused, by reason", {"reason"})) {}
+
+std::string rawIp(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return rawIp(asio::ip::make_address_v4(asio::ip::v4_mapped, v6));
+  auto b = v6.to_bytes();
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+asio::ip::address fromRawIp(const std::string& raw) {
+  if (raw.size() == 4) {
+    asio::ip::address_v4::bytes_type b;
+    std::memcpy(b.data(), raw.data(), 4);
+    return asio::ip::address_v4(b);
+  }
+  asio::ip::address_v6::bytes_type b{};
+  if (raw.size() == 16) std::memcpy(b.data(), raw.data(), 16);
+  return asio::ip::address_v6(b);
+}
+
+std::optional<asio::ip::address> forwardedFor(std::string_view header) {
+  // The last element's for= (the hop nearest to us), e.g. for="198.18.0.1" or for="[2001:db8::1]".
+  auto pos = header.rfind("for=");
+  if (pos == std::string_view::npos) return std::nullopt;
+  auto v = header.substr(pos + 4);
+  v = v.substr(0, v.find_first_of(";,"));
+  if (!v.empty() && v.front() == '"') v = v.substr(1, v.size() >= 2 && v.back() == '"' ? v.size() - 2 : v.size() - 1);
+  if (!v.empty() && v.front() == '[') {
+    auto close = v.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    v = v.substr(1, close - 1);
+  }
+  boost::system::error_code ec;
+  auto a = asio::ip::make_address(std::string(v), ec);
+  if (ec) return std::nullopt;
+  return a;
+}
+
+Proxy::Proxy(ProxyConfig config, app::Service& service, StateStore& state, identity::Manager& identities)
+    : config_(std::move(config)),
+      service_(service),
+      state_(state),
+      identities_(identities),
+      metrics_(service.metrics()) {}
+
+Proxy::~Proxy() {
+  std::lock_guard lock(mu_);
+  local_.clear();
+}
+
+Status Proxy::start() {
+  for (std::size_t i = 0; i < service_.workers().size(); ++i) {
+    pools_.push_back(std::make_unique<hbone::ClientPool>(service_.workers().context(i).get_executor(), config_.pool));
+  }
+  if (!config_.socks5_address.empty()) {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(config_.socks5_address, ec);
+    if (ec) return makeError(ErrorCode::kInvalidArgument, "socks5.address '{}': not an IP address", config_.socks5_address);
+    auto l = runtime::Listener::start(
+        service_.workers(), service_.drain(), tcp::endpoint(addr, config_.socks5_port),
+        [this](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveSocks5(s, ctx); },
+        runtime::ListenerOptions{.name = "socks5"});
+    if (!l) return l.error();
+    socks5_ = std::move(*l);
+  }
+  service_.drain().onStart([this] { drainPools(); });
+  return {};
+}
+
+void Proxy::drainPools() {
+  for (std::size_t i = 0; i < pools_.size(); ++i) {
+    asio::post(service_.workers().context(i), [p = pools_[i].get()] { p->goAwayAll(); });
+  }
+}
+
+std::optional<tcp::endpoint> Proxy::socks5Endpoint() const {
+  if (!socks5_) return std::nullopt;
+  return socks5_->localEndpoint();
+}
+
+std::shared_ptr<asio::ssl::context> Proxy::clientContext(const tls::Identity& id) {
+  std::lock_guard lock(mu_);
+  auto key = id.toString();
+  auto it = client_ctx_.find(key);
+  if (it != client_ctx_.end()) return it->second;
+  auto ctx = tls::makeClientContext(identities_.store(id), tls::TlsOptions{}, config_.trust_domain);
+  if (!ctx) return nullptr;
+  auto shared = std::make_shared<asio::ssl::context>(tls::adoptContext(std::move(*ctx)));
+  client_ctx_[key] = shared;
+  return shared;
+}
+
+Result<std::shared_ptr<asio::ssl::context>> Proxy::serverContext(const tls::Identity& id) {
+  auto ctx = tls::makeServerContext(identities_.store(id), tls::TlsOptions{}, config_.trust_domain);
+  if (!ctx) return ctx.error();
+  return std::make_shared<asio::ssl::context>(tls::adoptContext(std::move(*ctx)));
+}
+
+void Proxy::openListeners(LocalWorkload& lw) {
+  const auto& w = *lw.workload;
+  std::string uid = w.uid();
+  for (const auto& raw : w.addresses()) {
+    auto ip = fromRawIp(raw);
+    auto hbone = runtime::Listener::start(
+        service_.workers(), service_.drain(), tcp::endpoint(ip, config_.hbone_port),
+        [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveHbone(s, ctx, uid); },
+        runtime::ListenerOptions{.name = "hbone " + w.namespace_() + "/" + w.name()});
+    if (!hbone) {
+      lw.error = hbone.error().message;
+      continue;
+    }
+    lw.listeners.push_back(std::move(*hbone));
+    if (config_.inbound_plaintext_port != 0) {
+      auto plain = runtime::Listener::start(
+          service_.workers(), service_.drain(), tcp::endpoint(ip, config_.inbound_plaintext_port),
+          [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid); },
+          runtime::ListenerOptions{.name = "inbound-plaintext " + w.namespace_() + "/" + w.name()});
+      if (plain) {
+        lw.listeners.push_back(std::move(*plain));
+      } else {
+        lw.error = plain.error().message;
+      }
+    }
+  }
+}
+
+void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
+  auto logger = log::scope("ztunnel");
+  auto mine = state->workloadsOnNode(config_.node_name);
+  std::set<std::string> identities;
+  {
+    std::lock_guard lock(mu_);
+    std::map<std::string, LocalWorkload> next;
+    for (const auto& w : mine) {
+      identities.insert(identityOf(*w).toString());
+      auto it = local_.find(w->uid());
+      bool same = it != local_.end() && it->second.error.empty() &&
+                  std::equal(w->addresses().begin(), w->addresses().end(), it->second.workload->addresses().begin(),
+                             it->second.workload->addresses().end()) &&
+                  identityOf(*w) == identityOf(*it->second.workload);
+      if (same) {
+        it->second.workload = w;
+        next.emplace(w->uid(), std::move(it->second));
+        continue;
+      }
+      if (it != local_.end()) local_.erase(it);  // addresses or identity changed: reopen
+      LocalWorkload lw;
+      lw.workload = w;
+      auto ctx = serverContext(identityOf(*w));
+      if (!ctx) {
+        lw.error = ctx.error().message;
+      } else {
+        lw.server_ctx = *ctx;
+        openListeners(lw);
+      }
+      if (!lw.error.empty()) {
+        log::warn(*logger, "workload_listeners_failed", "workload", w->namespace_() + "/" + w->name(), "error",
+                  lw.error);
+      } else {
+        log::info(*logger, "workload_added", "workload", w->namespace_() + "/" + w->name(), "uid", w->uid(),
+                  "identity", identityOf(*w).toString());
+      }
+      next.emplace(w->uid(), std::move(lw));
+    }
+    for (const auto& [uid, lw] : local_) {
+      if (!next.count(uid)) log::info(*logger, "workload_removed", "uid", uid);
+    }
+    local_ = std::move(next);  // listeners of workloads that left close here
+    for (auto it = client_ctx_.begin(); it != client_ctx_.end();) {
+      it = identities.count(it->first) ? std::next(it) : client_ctx_.erase(it);
+    }
+  }
+  identities_.setWanted(identities);
+  connections_.reauthorize(*state);
+}
+
+void Proxy::countOpened(const metrics::LabelValues& labels) { metrics_.opened.get(labels)->inc(); }
+
+void Proxy::countClosed(const metrics::LabelValues& labels, const ConnectionRecord& rec) {
+  metrics_.closed.get(labels)->inc();
+  // Istio's view from the downstream: "received" = the client's bytes, "sent" = the replies.
+  metrics_.received.get(labels)->inc(rec.bytes_to_destination.load(std::memory_order_relaxed));
+  metrics_.sent.get(labels)->inc(rec.bytes_to_source.load(std::memory_order_relaxed));
+}
+
+void Proxy::accessLog(const ConnectionRecord& rec, const char* outcome, const std::string& detail,
+                      std::chrono::steady_clock::time_point started) {
+  static auto logger = log::scope("ztunnel.access");
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  log::info(*logger, "access", "direction", rec.direction, "src", rec.source, "dst", rec.destination, "src_identity",
+            rec.source_identity.empty() ? "-" : rec.source_identity, "dst_workload",
+            rec.destination_workload.empty() ? "-" : rec.destination_workload, "via", rec.via, "outcome", outcome,
+            "bytes_to_destination", rec.bytes_to_destination.load(std::memory_order_relaxed), "bytes_to_source",
+            rec.bytes_to_source.load(std::memory_order_relaxed), "duration_ms", ms, "detail",
+            detail.empty() ? "-" : detail);
+}
+
+nlohmann::json Proxy::dump() const {
+  auto state = state_.current();
+  nlohmann::json out;
+  out["node"] = config_.node_name;
+  {
+    std::lock_guard lock(mu_);
+    auto locals = nlohmann::json::array();
+    for (const auto& [uid, lw] : local_) {
+      nlohmann::json j{{"uid", uid},
+                       {"name", lw.workload->namespace_() + "/" + lw.workload->name()},
+                       {"identity", identityOf(*lw.workload).toString()},
+                       {"listeners", lw.listeners.size()}};
+      if (!lw.error.empty()) j["error"] = lw.error;
+      locals.push_back(std::move(j));
+    }
+    out["local_workloads"] = std::move(locals);
+  }
+  out["workloads"] = state->workloadCount();
+  out["services"] = state->serviceCount();
+  auto policies = nlohmann::json::array();
+  for (const auto& [name, p] : state->policies().all()) {
+    policies.push_back({{"name", name}, {"action", istio::security::Action_Name(p->action())},
+                        {"scope", istio::security::Scope_Name(p->scope())}, {"dry_run", p->dry_run()}});
+  }
+  out["policies"] = std::move(policies);
+  out["certificates"] = identities_.dump();
+  out["connections"] = connections_.dump();
+  return out;
+}
+
+}  // namespace ambit::ztunnel::proxy

@@ -1,0 +1,134 @@
+// The node proxy's data plane: for each workload on this node, the inbound
+// HBONE (15008) and plaintext (15006) listeners; the outbound entry (SOCKS5 in
+// shared mode); per-worker HBONE client pools; the open-connection table that
+// policy changes re-check; Istio's TCP metrics and an access log line per
+// connection.
+//
+// Shared mode (this file's listeners): the proxy runs in its own network
+// namespace and listens on each local workload's own address (workload_ip:15008
+// and :15006), so two proxies on one host (tests, the lab) never collide and
+// the HBONE address of a workload is what WDS says. In-pod mode opens the same
+// listeners inside each pod's network namespace instead (node-agent issue).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/app/service.h"
+#include "common/hbone/connection.h"
+#include "common/hbone/pool.h"
+#include "common/runtime/listener.h"
+#include "ztunnel/identity/manager.h"
+#include "ztunnel/proxy/connections.h"
+#include "ztunnel/telemetry/labels.h"
+#include "ztunnel/xds/state_store.h"
+
+namespace ambit::ztunnel::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct ProxyConfig {
+  std::string node_name;            // workloads with this node are ours
+  std::string network;              // our network ("" = default)
+  std::string trust_domain = "cluster.local";
+  uint16_t hbone_port = 15008;
+  uint16_t inbound_plaintext_port = 15006;
+  std::string socks5_address = "127.0.0.1";  // "" = no SOCKS5 entry
+  uint16_t socks5_port = 15080;              // 0 = any
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds certificate_wait{std::chrono::seconds(5)};
+  std::size_t copy_buffer = 16u << 10;
+  hbone::H2Limits server_limits;
+  hbone::PoolOptions pool;
+};
+
+struct TcpMetrics {
+  explicit TcpMetrics(metrics::Registry& r);
+  metrics::CounterFamily& opened;
+  metrics::CounterFamily& closed;
+  metrics::CounterFamily& sent;
+  metrics::CounterFamily& received;
+  metrics::CounterFamily& handshake_failures;
+};
+
+class Proxy {
+ public:
+  Proxy(ProxyConfig config, app::Service& service, StateStore& state, identity::Manager& identities);
+  ~Proxy();
+
+  // Opens the SOCKS5 entry and the per-worker pools; then follows `state`.
+  Status start();
+  // A new snapshot (xDS thread): open/close local workloads' listeners, ask
+  // for their certificates, re-authorize open inbound connections.
+  void onState(const std::shared_ptr<const ProxyState>& state);
+  // On drain: GOAWAY on pooled connections (runs on each worker).
+  void drainPools();
+
+  std::optional<tcp::endpoint> socks5Endpoint() const;
+  nlohmann::json dump() const;
+  ConnectionTable& connections() { return connections_; }
+
+ private:
+  struct LocalWorkload {
+    WorkloadPtr workload;
+    std::shared_ptr<asio::ssl::context> server_ctx;
+    std::vector<std::unique_ptr<runtime::Listener>> listeners;
+    std::string error;  // why a listener could not open
+  };
+
+  // Inbound (inbound.cc).
+  asio::awaitable<void> serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
+  asio::awaitable<void> handleConnect(std::shared_ptr<hbone::Stream> stream, std::string uid,
+                                      std::optional<tls::Identity> peer, tcp::endpoint peer_ep);
+  asio::awaitable<void> servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
+
+  // Outbound (outbound.cc).
+  asio::awaitable<void> serveSocks5(tcp::socket& socket, runtime::ConnectionContext& ctx);
+  using Reply = std::function<asio::awaitable<void>(uint8_t socks_code)>;
+  asio::awaitable<void> outbound(tcp::socket& app, runtime::ConnectionContext& ctx, WorkloadPtr source,
+                                 std::string dst_ip, uint16_t dst_port, Reply reply);
+
+  std::shared_ptr<asio::ssl::context> clientContext(const tls::Identity& id);
+  Result<std::shared_ptr<asio::ssl::context>> serverContext(const tls::Identity& id);
+  void openListeners(LocalWorkload& lw);
+  // Istio TCP metrics: opened at the start; closed with the record's bytes at the end.
+  void countOpened(const metrics::LabelValues& labels);
+  void countClosed(const metrics::LabelValues& labels, const ConnectionRecord& rec);
+  void accessLog(const ConnectionRecord& rec, const char* outcome, const std::string& detail,
+                 std::chrono::steady_clock::time_point started);
+
+  ProxyConfig config_;
+  app::Service& service_;
+  StateStore& state_;
+  identity::Manager& identities_;
+  TcpMetrics metrics_;
+  ConnectionTable connections_;
+  std::unique_ptr<runtime::Listener> socks5_;
+  std::vector<std::unique_ptr<hbone::ClientPool>> pools_;  // one per worker, used on that worker only
+  std::atomic<uint64_t> round_robin_{0};
+
+  mutable std::mutex mu_;  // guards local_ and client_ctx_
+  std::map<std::string, LocalWorkload> local_;  // by workload uid
+  std::map<std::string, std::shared_ptr<asio::ssl::context>> client_ctx_;  // by SPIFFE id
+};
+
+// Raw address bytes (4 for IPv4 and v4-mapped IPv6, else 16) and back.
+std::string rawIp(const asio::ip::address& a);
+asio::ip::address fromRawIp(const std::string& raw);
+// The client address in `forwarded: for="..."` (RFC 7239), if it is an IP literal.
+std::optional<asio::ip::address> forwardedFor(std::string_view header);
+
+}  // namespace ambit::ztunnel::proxy
