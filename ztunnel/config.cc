@@ -26,6 +26,8 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
                    [](C& c) -> auto& { return c.xds_tls; })
       .field<std::string>("xds.root_cert", "PEM file with the root ambitd's certificate chains to",
                           [](C& c) -> auto& { return c.xds_root_cert; })
+      .field<std::string>("xds.server_name", "DNS name ambitd's TLS certificate must carry",
+                          [](C& c) -> auto& { return c.xds_server_name; })
       .field<ms>("xds.max_backoff", "longest wait between reconnects to ambitd",
                  [](C& c) -> auto& { return c.xds_max_backoff; }, config::positiveDuration())
       .field<std::string>("ca.address", "CA address (host:port; '' = xds.address)",

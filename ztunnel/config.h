@@ -16,6 +16,7 @@ struct ZtunnelConfig {
   std::string xds_address = "127.0.0.1:15012";  // ambitd
   bool xds_tls = true;
   std::string xds_root_cert;   // PEM file: the root ambitd's serving certificate chains to
+  std::string xds_server_name = "ambitd.istio-system.svc";  // a DNS name in ambitd's certificate
   std::string ca_address;      // "" = xds_address
   std::string ca_token_file;   // this node's bearer token for the CA
   std::chrono::milliseconds certificate_ttl{std::chrono::hours(24)};

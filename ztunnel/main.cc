@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
   ztunnel::identity::Manager identities(
       ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address, cfg.xds_tls,
-                                          root_pem, trim(*token)),
+                                          root_pem, cfg.xds_server_name, trim(*token)),
       id_opts);
   ztunnel::proxy::Proxy proxy(cfg.proxy, service, state, identities);
   state.onUpdate([&proxy](const auto& s) { proxy.onState(s); });
@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   } else {
     xo.credentials = grpc::InsecureChannelCredentials();
   }
+  if (cfg.xds_tls) xo.tls_server_name = cfg.xds_server_name;
   xo.node.set_id("ztunnel~" + cfg.proxy.node_name);
   (*xo.node.mutable_metadata()->mutable_fields())["NODE_NAME"].set_string_value(cfg.proxy.node_name);
   xo.max_backoff = cfg.xds_max_backoff;

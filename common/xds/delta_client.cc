@@ -29,6 +29,7 @@ DeltaClient::DeltaClient(ClientOptions options, std::vector<TypeHandler*> handle
   // Our own backoff decides when to retry; keep gRPC's reconnects prompt.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  if (!options_.tls_server_name.empty()) args.SetSslTargetNameOverride(options_.tls_server_name);
   channel_ = grpc::CreateCustomChannel(options_.target, options_.credentials, args);
 }
 
@@ -144,7 +145,7 @@ void DeltaClient::handle(const ads::DeltaDiscoveryResponse& resp, ads::DeltaDisc
   for (const auto& r : resp.resources()) t.versions[r.name()] = r.version();
   for (const auto& name : removed) t.versions.erase(name);
   t.got_first = true;
-  log::debug(*logger, "xds_applied", "type", resp.type_url(), "updated", updated.size(), "removed", removed.size(),
+  log::info(*logger, "xds_applied", "type", resp.type_url(), "updated", updated.size(), "removed", removed.size(),
              "held", t.versions.size());
   if (!synced_) {
     synced_ = std::all_of(types_.begin(), types_.end(), [](const auto& kv) { return kv.second.got_first; });

@@ -47,6 +47,7 @@ class TypeHandler {
 struct ClientOptions {
   std::string target;  // "host:port"
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_server_name;  // name the server certificate must carry ("" = the target's host)
   envoy::config::core::v3::Node node;
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{std::chrono::seconds(30)};

@@ -78,7 +78,7 @@ Result<std::shared_ptr<const tls::CertBundle>> obtain(CaClient& ca, const tls::I
 }  // namespace
 
 std::unique_ptr<CaClient> makeGrpcCaClient(const std::string& target, bool use_tls, const std::string& root_pem,
-                                           std::string token) {
+                                           const std::string& server_name, std::string token) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
   if (use_tls) {
     grpc::SslCredentialsOptions o;
@@ -87,7 +87,9 @@ std::unique_ptr<CaClient> makeGrpcCaClient(const std::string& target, bool use_t
   } else {
     creds = grpc::InsecureChannelCredentials();
   }
-  return std::make_unique<GrpcCaClient>(grpc::CreateChannel(target, creds), std::move(token));
+  grpc::ChannelArguments args;
+  if (!server_name.empty()) args.SetSslTargetNameOverride(server_name);
+  return std::make_unique<GrpcCaClient>(grpc::CreateCustomChannel(target, creds, args), std::move(token));
 }
 
 tls::TimePoint refreshTime(tls::TimePoint not_before, tls::TimePoint not_after) {

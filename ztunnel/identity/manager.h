@@ -39,8 +39,9 @@ class CaClient {
 };
 
 // gRPC CreateCertificate with a bearer token (the node's, from a file).
+// `server_name`: the name ambitd's certificate carries ("" = the target's host).
 std::unique_ptr<CaClient> makeGrpcCaClient(const std::string& target, bool use_tls, const std::string& root_pem,
-                                           std::string token);
+                                           const std::string& server_name, std::string token);
 
 struct ManagerOptions {
   std::chrono::seconds ttl{std::chrono::hours(24)};

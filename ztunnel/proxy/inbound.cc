@@ -41,12 +41,21 @@ asio::awaitable<boost::system::error_code> connectUpstream(tcp::socket& s, const
 asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid) {
   static auto logger = log::scope("ztunnel.inbound");
   std::shared_ptr<asio::ssl::context> ssl_ctx;
+  std::optional<tls::Identity> id;
   {
     std::lock_guard lock(mu_);
     auto it = local_.find(uid);
-    if (it != local_.end()) ssl_ctx = it->second.server_ctx;
+    if (it != local_.end()) {
+      ssl_ctx = it->second.server_ctx;
+      id = identityOf(*it->second.workload);
+    }
   }
   if (!ssl_ctx) co_return;
+  // A workload's traffic waits for its first certificate (then fails closed).
+  if (!co_await identities_.ready(*id, config_.certificate_wait)) {
+    log::warn(*logger, "hbone_no_certificate", "workload", uid, "identity", id->toString());
+    co_return;
+  }
   boost::system::error_code ec;
   auto peer_ep = socket.remote_endpoint(ec);
   hbone::TlsStream tls(std::move(socket), *ssl_ctx);
