@@ -47,8 +47,9 @@ asio::awaitable<void> Proxy::serveSocks5(tcp::socket& socket, runtime::Connectio
     co_await socks5::reply(socket, socks5::kNotAllowed);
     co_return;
   }
-  co_await outbound(socket, ctx, source, target->ip, target->port,
-                    [&socket](uint8_t code) { return socks5::reply(socket, code); });
+  // A named object, not a temporary, in the co_await expression (GCC 12).
+  Reply reply = [&socket](uint8_t code) { return socks5::reply(socket, code); };
+  co_await outbound(socket, ctx, source, target->ip, target->port, reply);
 }
 
 asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionContext& ctx, WorkloadPtr source,
