@@ -199,7 +199,10 @@ void Manager::fetch(const std::string& key) {
     Entry& e = it->second;
     if (bundle) {
       e.store->update(*bundle);
-      e.due = refreshTime((*bundle)->not_before, (*bundle)->not_after);
+      // Half-life, but never sooner than the retry delay: certificate times
+      // have whole seconds, and a skewed CA clock must not cause a refresh loop.
+      e.due = std::max(refreshTime((*bundle)->not_before, (*bundle)->not_after),
+                       std::chrono::system_clock::now() + options_.retry_initial);
       e.failures = 0;
       e.last_error.clear();
       waiters.swap(e.waiters);
