@@ -18,10 +18,23 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "common/hbone/connection.h"
+#include "common/hbone/tls_io.h"
 #include "common/tls/cert_builder.h"
+#include "common/tls/tls_context.h"
+#include "ztunnel/identity/manager.h"
 #include "common/tls/openssl_ptr.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
+#include "tests/support/test_certs.h"
 
 namespace ambit::test {
 namespace {
@@ -54,7 +67,9 @@ class ZtunnelIntegrationTest : public ::testing::Test {
     outside_ = std::make_unique<EchoServer>(outside_ip_, 0);
     writeConfig("mesh.yaml", meshYaml());
     std::ofstream(dir_ + "/tokens.yaml") << "nodes:\n- {name: node-a, token: node-a-token-0123456789}\n"
-                                            "- {name: node-b, token: node-b-token-0123456789}\n";
+                                            "- {name: node-b, token: node-b-token-0123456789}\n"
+                                            "workloads:\n- {namespace: demo, serviceAccount: waypoint, "
+                                            "token: waypoint-token-0123456789}\n";
     std::ofstream(dir_ + "/a.token") << "node-a-token-0123456789\n";
     std::ofstream(dir_ + "/b.token") << "node-b-token-0123456789\n";
     ambitd_ = std::make_unique<ChildProcess>(
@@ -276,6 +291,124 @@ TEST_F(ZtunnelIntegrationTest, OnlyLocalWorkloadsMaySendThroughTheProxy) {
   auto c = socksConnect(backend_ip_, a_.socks, vip_, 80);
   EXPECT_EQ(c.reply, 2);
   EXPECT_EQ(backend_->accepted(), 0);
+}
+
+// A plain HBONE server standing in for a waypoint: it holds the waypoint's
+// certificate (from ambitd's CA, with the waypoint's own token), records each
+// CONNECT's :authority and echoes the tunnel.
+class FakeWaypoint {
+ public:
+  FakeWaypoint(const std::string& ip, const std::string& ca_target, const std::string& root_pem)
+      : work_(boost::asio::make_work_guard(io_)),
+        identities_(ztunnel::identity::makeGrpcCaClient(ca_target, true, root_pem, "ambitd.istio-system.svc",
+                                                        "waypoint-token-0123456789"),
+                    {}),
+        acceptor_(io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(ip), 15008)) {
+    identities_.start();
+    tls::Identity id{"cluster.local", "demo", "waypoint"};
+    identities_.setWanted({id.toString()});
+    ctx_ = std::make_unique<boost::asio::ssl::context>(
+        tls::adoptContext(unwrap(tls::makeServerContext(identities_.store(id), {}, "cluster.local"))));
+    boost::asio::co_spawn(io_, accept(), boost::asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+    ready_ = boost::asio::co_spawn(io_, identities_.ready(id, 10s), boost::asio::use_future).get();
+  }
+  ~FakeWaypoint() {
+    work_.reset();
+    io_.stop();
+    thread_.join();
+    identities_.stop();
+  }
+  bool ready() const { return ready_; }
+  std::vector<std::string> authorities() {
+    std::lock_guard lock(mu_);
+    return authorities_;
+  }
+
+ private:
+  boost::asio::awaitable<void> accept() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor_.async_accept(boost::asio::as_tuple(boost::asio::use_awaitable));
+      if (ec) co_return;
+      boost::asio::co_spawn(io_, serve(std::move(sock)), boost::asio::detached);
+    }
+  }
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket sock) {
+    hbone::TlsStream tls(std::move(sock), *ctx_);
+    if (!co_await hbone::acceptTls(tls, 5s)) co_return;
+    auto c = hbone::Connection::create(std::move(tls), hbone::Connection::Role::kServer, {},
+                                       [this](std::shared_ptr<hbone::Stream> s) -> boost::asio::awaitable<void> {
+                                         {
+                                           std::lock_guard lock(mu_);
+                                           authorities_.push_back(s->authority());
+                                         }
+                                         s->respond(200);
+                                         std::vector<char> buf(4096);
+                                         for (;;) {
+                                           auto n = co_await s->read(boost::asio::buffer(buf));
+                                           if (n == 0) break;
+                                           co_await s->write(boost::asio::buffer(buf.data(), n));
+                                         }
+                                         s->closeWrite();
+                                       });
+    co_await c->run();
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  ztunnel::identity::Manager identities_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::unique_ptr<boost::asio::ssl::context> ctx_;
+  std::thread thread_;
+  bool ready_ = false;
+  std::mutex mu_;
+  std::vector<std::string> authorities_;
+};
+
+TEST_F(ZtunnelIntegrationTest, ServicesWithAWaypointAreSentToIt) {
+  std::string waypoint_ip = net_ + "3.50";
+  std::string reviews_vip = net_ + "0.20";
+  FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"));
+  ASSERT_TRUE(waypoint.ready()) << ambitd_->output();
+  writeConfig("waypoint.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: demo}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccountName: waypoint, nodeName: node-w}
+status: {podIP: )" + waypoint_ip + R"(}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: waypoint, namespace: demo}
+spec:
+  clusterIP: )" + net_ + R"(0.50
+  selector: {gateway.networking.k8s.io/gateway-name: waypoint}
+  ports: [{name: mesh, port: 15008}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {clusterIP: )" + reviews_vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}
+)");
+  ASSERT_TRUE(a_.proc->waitForLine("msg=xds_applied type=type.googleapis.com/istio.workload.Address", 20s));
+  auto c = socksConnect(client_ip_, a_.socks, reviews_vip, 9080);
+  ASSERT_EQ(c.reply, 0) << a_.proc->output();
+  EXPECT_EQ(roundTrip(c.fd.get(), "via the waypoint"), "via the waypoint");
+  // The waypoint is asked for what the app dialled (the service VIP:port), and
+  // the backend itself was never reached directly.
+  EXPECT_THAT(waypoint.authorities(), ::testing::ElementsAre(reviews_vip + ":9080"));
+  EXPECT_EQ(backend_->accepted(), 0);
+  ::shutdown(c.fd.get(), SHUT_WR);
+  EXPECT_TRUE(waitClosed(c.fd.get(), 10000));
+  auto line = a_.proc->waitForLine("msg=access direction=outbound", 10s);
+  ASSERT_TRUE(line);
+  EXPECT_THAT(*line, HasSubstr("(waypoint)"));
 }
 
 }  // namespace
