@@ -16,6 +16,7 @@
 
 #include "common/hbone/authority.h"
 #include "common/log/log.h"
+#include "common/tls/cert_builder.h"
 
 namespace ambit::hbone {
 
@@ -301,6 +302,11 @@ std::shared_ptr<Connection> Connection::create(TlsStream tls, Role role, H2Limit
 }
 
 Status Connection::init() {
+  // Certificates of this connection: ours and the peer's leaf.
+  SSL* ssl = tls_.native_handle();
+  for (X509* cert : {SSL_get_certificate(ssl), static_cast<X509*>(SSL_get0_peer_certificate(ssl))}) {
+    if (cert != nullptr) certs_expire_ = std::min(certs_expire_, tls::certificateNotAfter(cert));
+  }
   nghttp2_session_callbacks* cbs = nullptr;
   if (nghttp2_session_callbacks_new(&cbs) != 0) return makeError(ErrorCode::kResourceExhausted, "nghttp2: no memory");
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::onBeginHeaders);
@@ -473,6 +479,9 @@ void Connection::dispatch(const std::shared_ptr<Stream>& s) {
     s->respond(400);
     return;
   }
+  if (expired()) {
+    goAway();  // the client redials; a new handshake needs valid certificates
+  }
   if (!handler_ || goaway_) {
     s->respond(503);
     return;
@@ -519,7 +528,7 @@ Result<std::shared_ptr<Stream>> Connection::connect(const std::string& authority
 }
 
 bool Connection::acceptsStreams(std::size_t max_streams) const {
-  if (closed_ || goaway_ || session_ == nullptr) return false;
+  if (closed_ || goaway_ || session_ == nullptr || expired()) return false;
   if (streams_.size() >= max_streams) return false;
   return nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) > streams_.size();
 }

@@ -170,6 +170,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TlsStream& tls() { return tls_; }
   asio::any_io_executor executor() { return tls_.get_executor(); }
   std::chrono::steady_clock::time_point lastActivity() const { return last_activity_; }
+  // When the first of the two certificates of this connection (ours, the
+  // peer's) expires: no new streams after that (they would ride on an expired
+  // identity); the pool dials anew, and that handshake fails closed.
+  std::chrono::system_clock::time_point certificatesExpire() const { return certs_expire_; }
+  bool expired() const { return std::chrono::system_clock::now() >= certs_expire_; }
 
   // nghttp2 callbacks (internal).
   struct Callbacks;
@@ -201,6 +206,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string close_reason_;
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point last_heard_;
+  std::chrono::system_clock::time_point certs_expire_ = std::chrono::system_clock::time_point::max();
 };
 
 }  // namespace ambit::hbone

@@ -43,6 +43,7 @@ void ClientPool::sweep() {
   for (auto it = conns_.begin(); it != conns_.end();) {
     auto& list = it->second;
     for (auto& c : list) {
+      if (!c->closed() && c->expired()) c->goAway();  // in-flight streams finish; no new ones
       if (!c->closed() && c->activeStreams() == 0 && now - c->lastActivity() >= options_.idle_timeout) {
         c->goAway();
         c->close("idle");

@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -120,7 +121,8 @@ class ZtunnelIntegrationTest : public ::testing::Test {
                                  dir_ + "/state/root-cert.pem", "--ca.token_file", dir_ + "/" + token, "--admin.port",
                                  "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
                                  "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0",
-                                 "--socks5.port", "0", "--workers", "2", "--drain_deadline", "2s"});
+                                 "--socks5.port", "0", "--workers", "2", "--drain_deadline", "2s",
+                                 "--xds.max_backoff", "2s", "--ca.certificate_ttl", certificate_ttl_});
     auto started = z.proc->waitForLine("msg=started", 20s);
     auto line = z.proc->waitForLine("msg=ztunnel_started", 20s);
     if (!started || !line) {
@@ -164,6 +166,7 @@ spec: {clusterIP: )" + vip_ + R"(, selector: {app: backend}, ports: [{name: tcp,
     fs::rename(tmp, dir_ + "/config/" + name);
   }
 
+  std::string certificate_ttl_ = "24h";
   std::string net_, client_ip_, backend_ip_, vip_, outside_ip_;
   std::string dir_;
   std::string tls_port_;
@@ -291,6 +294,50 @@ TEST_F(ZtunnelIntegrationTest, OnlyLocalWorkloadsMaySendThroughTheProxy) {
   auto c = socksConnect(backend_ip_, a_.socks, vip_, 80);
   EXPECT_EQ(c.reply, 2);
   EXPECT_EQ(backend_->accepted(), 0);
+}
+
+// hardening.md 12: with the control plane gone, traffic goes on with the last
+// config and the certificates held; reconnects back off; once the
+// certificates expire, new connections fail closed, never in plaintext.
+class ControlPlaneOutageTest : public ZtunnelIntegrationTest {
+ protected:
+  void SetUp() override {
+    certificate_ttl_ = "5s";  // ambitd backdates by 1 min: valid for ~5 s more, refreshed about every second
+    ZtunnelIntegrationTest::SetUp();
+  }
+};
+
+TEST_F(ControlPlaneOutageTest, TrafficContinuesOnLastConfigThenFailsClosedWhenCertificatesExpire) {
+  auto before = socksConnect(client_ip_, a_.socks, vip_, 80);
+  ASSERT_EQ(before.reply, 0);
+  ASSERT_EQ(roundTrip(before.fd.get(), "up"), "up");
+  ASSERT_EQ(ambitd_->stop(), 0);
+  ambitd_.reset();
+
+  // Last good config and certificates: new connections still work, the open one too.
+  auto during = socksConnect(client_ip_, a_.socks, vip_, 80);
+  ASSERT_EQ(during.reply, 0) << a_.proc->output();
+  EXPECT_EQ(roundTrip(during.fd.get(), "still here"), "still here");
+  EXPECT_EQ(roundTrip(before.fd.get(), "open"), "open");
+  auto retry = a_.proc->waitForLine("msg=xds_disconnected", 10s);
+  ASSERT_TRUE(retry);
+  EXPECT_THAT(*retry, HasSubstr("keeping=\"last good config\""));
+  ASSERT_TRUE(a_.proc->waitForLine("msg=certificate_failed", 10s));
+
+  // Certificates run out within ~5 s: then new connections fail closed.
+  bool failed_closed = false;
+  int accepted_before = 0;
+  for (int i = 0; i < 40 && !failed_closed; ++i) {  // bounded: 40 x 250 ms
+    accepted_before = backend_->accepted();
+    auto c = socksConnect(client_ip_, a_.socks, vip_, 80);
+    failed_closed = c.reply != 0;
+    if (!failed_closed) std::this_thread::sleep_for(250ms);  // no event marks the expiry instant
+  }
+  EXPECT_TRUE(failed_closed) << a_.proc->output();
+  EXPECT_EQ(backend_->accepted(), accepted_before) << "the refused connection must not reach the backend";
+  auto dump = httpGet(a_.stats, "/stats/prometheus");
+  EXPECT_THAT(dump, ::testing::Not(HasSubstr("connection_security_policy=\"unknown\"")))
+      << "no connection to a mesh workload may go out in plaintext";
 }
 
 // A plain HBONE server standing in for a waypoint: it holds the waypoint's
