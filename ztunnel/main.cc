@@ -63,15 +63,20 @@ int main(int argc, char** argv) {
     root_pem = *root;
   }
 
-  app::Service service("ztunnel", cfg.service);
+  // Declared before the Service so they outlive its workers' coroutine frames.
   ztunnel::StateStore state;
+  std::unique_ptr<ztunnel::identity::Manager> identities_ptr;
+  std::unique_ptr<ztunnel::proxy::Proxy> proxy_ptr;
+  app::Service service("ztunnel", cfg.service);
   ztunnel::identity::ManagerOptions id_opts;
   id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
-  ztunnel::identity::Manager identities(
+  identities_ptr = std::make_unique<ztunnel::identity::Manager>(
       ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address, cfg.xds_tls,
                                           root_pem, cfg.xds_server_name, trim(*token)),
       id_opts);
-  ztunnel::proxy::Proxy proxy(cfg.proxy, service, state, identities);
+  auto& identities = *identities_ptr;
+  proxy_ptr = std::make_unique<ztunnel::proxy::Proxy>(cfg.proxy, service, state, identities);
+  auto& proxy = *proxy_ptr;
   state.onUpdate([&proxy](const auto& s) { proxy.onState(s); });
 
   xds::ClientOptions xo;
@@ -114,5 +119,6 @@ int main(int argc, char** argv) {
   int rc = service.runUntilShutdown();
   xds.stop();
   identities.stop();
+  proxy.stop();
   return rc;
 }

@@ -72,6 +72,21 @@ asio::awaitable<int> Stream::response() {
   co_return got_response_ ? status_ : 0;
 }
 
+asio::awaitable<int> Stream::response(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!got_response_ && !closed_) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero() || !co_await readable_.waitFor(left)) {
+      if (!got_response_ && !closed_) {
+        reset();
+        close_reason_ = "no response within " + std::to_string(timeout.count()) + " ms";
+      }
+      break;
+    }
+  }
+  co_return got_response_ ? status_ : 0;
+}
+
 void Stream::respond(int status) {
   if (closed_ || got_response_) return;
   got_response_ = true;
@@ -98,7 +113,9 @@ asio::awaitable<std::size_t> Stream::read(asio::mutable_buffer buf) {
         in_off_ = 0;
       }
       // Reopen the window only for what the reader took: that is the backpressure.
-      if (!closed_) conn_->consume(id_, n);
+      // Until nghttp2 reports the stream closed (even after our own reset), the
+      // bytes still count against the connection window and must be consumed.
+      if (!window_returned_) conn_->consume(id_, n);
       co_return n;
     }
     if (remote_eof_) co_return 0;
@@ -244,6 +261,7 @@ struct Connection::Callbacks {
     // Bytes still unread no longer count against a stream; give the connection window back now.
     std::size_t unread = s->in_.size() - s->in_off_;
     if (unread > 0) nghttp2_session_consume_connection(session, unread);
+    s->window_returned_ = true;
     if (error_code != NGHTTP2_NO_ERROR) {
       s->onClosed(std::string("reset (") + nghttp2_http2_strerror(error_code) + ")");
     } else {
@@ -552,7 +570,10 @@ void Connection::close(std::string reason) {
   want_write_.notify();
   auto streams = std::move(streams_);
   streams_.clear();
-  for (auto& [id, s] : streams) s->onClosed("connection closed: " + close_reason_);
+  for (auto& [id, s] : streams) {
+    s->window_returned_ = true;  // no session to credit any more
+    s->onClosed("connection closed: " + close_reason_);
+  }
 }
 
 }  // namespace ambit::hbone

@@ -84,6 +84,8 @@ class Stream {
   // Client: waits for the response; its :status, or 0 when the stream or
   // connection ended first (reset, GOAWAY, TLS failure).
   asio::awaitable<int> response();
+  // As response(), but resets the stream and returns 0 after `timeout`.
+  asio::awaitable<int> response(std::chrono::milliseconds timeout);
   // Server: answers the request. A status other than 200 ends the stream.
   void respond(int status);
 
@@ -129,6 +131,7 @@ class Stream {
   bool deferred_ = false;   // nghttp2 paused our data source
   bool data_attached_ = false;
   bool closed_ = false;
+  bool window_returned_ = false;  // unread bytes were credited back at close: read() must not consume again
   std::string close_reason_;
   runtime::Event readable_;
   runtime::Event writable_;

@@ -76,7 +76,12 @@ asio::awaitable<Result<std::shared_ptr<Stream>>> ClientPool::open(const PoolKey&
     }
     auto ev = std::make_shared<runtime::Event>(ex_);
     dialling_[key] = ev;
-    auto tls = co_await dial();
+    Result<TlsStream> tls = makeError(ErrorCode::kInternal, "dial did not run");
+    try {
+      tls = co_await dial();
+    } catch (const std::exception& e) {
+      tls = makeError(ErrorCode::kInternal, "HBONE dial: {}", e.what());
+    }
     if (!*alive) co_return makeError(ErrorCode::kUnavailable, "HBONE pool shut down");
     dialling_.erase(key);
     ev->notify();

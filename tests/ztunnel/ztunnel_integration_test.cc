@@ -340,13 +340,46 @@ TEST_F(ControlPlaneOutageTest, TrafficContinuesOnLastConfigThenFailsClosedWhenCe
       << "no connection to a mesh workload may go out in plaintext";
 }
 
+// The mesh objects of a waypoint for service "reviews" (VIP `reviews_vip`, port 9080).
+// `net`: the test's address prefix ("127.N."); the waypoint's own service is net + "0.50".
+std::string waypointYaml(const std::string& net, const std::string& waypoint_ip, const std::string& reviews_vip) {
+  return R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: demo}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccountName: waypoint, nodeName: node-w}
+status: {podIP: )" + waypoint_ip + R"(}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: waypoint, namespace: demo}
+spec:
+  clusterIP: )" + net + R"(0.50
+  selector: {gateway.networking.k8s.io/gateway-name: waypoint}
+  ports: [{name: mesh, port: 15008}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
+spec: {clusterIP: )" + reviews_vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}
+)";
+}
+
 // A plain HBONE server standing in for a waypoint: it holds the waypoint's
 // certificate (from ambitd's CA, with the waypoint's own token), records each
 // CONNECT's :authority and echoes the tunnel.
 class FakeWaypoint {
  public:
-  FakeWaypoint(const std::string& ip, const std::string& ca_target, const std::string& root_pem)
-      : work_(boost::asio::make_work_guard(io_)),
+  // `silent`: answer 200, then neither read nor write (a peer that froze).
+  FakeWaypoint(const std::string& ip, const std::string& ca_target, const std::string& root_pem, bool silent = false)
+      : silent_(silent),
+        work_(boost::asio::make_work_guard(io_)),
         identities_(ztunnel::identity::makeGrpcCaClient(ca_target, true, root_pem, "ambitd.istio-system.svc",
                                                         "waypoint-token-0123456789"),
                     {}),
@@ -390,6 +423,11 @@ class FakeWaypoint {
                                            authorities_.push_back(s->authority());
                                          }
                                          s->respond(200);
+                                         if (silent_) {
+                                           boost::asio::steady_timer t(io_, 120s);
+                                           co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                                           co_return;
+                                         }
                                          std::vector<char> buf(4096);
                                          for (;;) {
                                            auto n = co_await s->read(boost::asio::buffer(buf));
@@ -401,6 +439,7 @@ class FakeWaypoint {
     co_await c->run();
   }
 
+  bool silent_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   ztunnel::identity::Manager identities_;
@@ -417,32 +456,8 @@ TEST_F(ZtunnelIntegrationTest, ServicesWithAWaypointAreSentToIt) {
   std::string reviews_vip = net_ + "0.20";
   FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"));
   ASSERT_TRUE(waypoint.ready()) << ambitd_->output();
-  writeConfig("waypoint.yaml", R"(apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: demo}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: waypoint-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
-spec: {serviceAccountName: waypoint, nodeName: node-w}
-status: {podIP: )" + waypoint_ip + R"(}
----
-apiVersion: v1
-kind: Service
-metadata: {name: waypoint, namespace: demo}
-spec:
-  clusterIP: )" + net_ + R"(0.50
-  selector: {gateway.networking.k8s.io/gateway-name: waypoint}
-  ports: [{name: mesh, port: 15008}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
-spec: {clusterIP: )" + reviews_vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}
-)");
+  writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));
+
   ASSERT_TRUE(a_.proc->waitForLine("msg=xds_applied type=type.googleapis.com/istio.workload.Address", 20s));
   auto c = socksConnect(client_ip_, a_.socks, reviews_vip, 9080);
   ASSERT_EQ(c.reply, 0) << a_.proc->output();
@@ -456,6 +471,23 @@ spec: {clusterIP: )" + reviews_vip + R"(, selector: {app: backend}, ports: [{nam
   auto line = a_.proc->waitForLine("msg=access direction=outbound", 10s);
   ASSERT_TRUE(line);
   EXPECT_THAT(*line, HasSubstr("(waypoint)"));
+}
+
+// hardening.md 13 (part): at the drain deadline a tunnel ends even when its
+// HBONE peer has gone silent; the proxy exits cleanly.
+TEST_F(ZtunnelIntegrationTest, DrainEndsATunnelToASilentPeer) {
+  std::string waypoint_ip = net_ + "3.50";
+  std::string reviews_vip = net_ + "0.20";
+  FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"), true);
+  ASSERT_TRUE(waypoint.ready());
+  writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));
+  ASSERT_TRUE(a_.proc->waitForLine("msg=xds_applied type=type.googleapis.com/istio.workload.Address", 20s));
+  auto c = socksConnect(client_ip_, a_.socks, reviews_vip, 9080);
+  ASSERT_EQ(c.reply, 0) << a_.proc->output();
+  ::shutdown(c.fd.get(), SHUT_WR);  // the app is done sending; the peer never answers
+  EXPECT_EQ(a_.proc->stop(std::chrono::seconds(8)), 0) << a_.proc->output();
+  EXPECT_THAT(a_.proc->output(), HasSubstr("all_closed=true"));
+  a_.proc.reset();
 }
 
 }  // namespace

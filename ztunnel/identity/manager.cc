@@ -153,7 +153,8 @@ asio::awaitable<bool> Manager::ready(const tls::Identity& id, std::chrono::milli
     Entry& e = entry(id);
     store = e.store;
     if (store->current() != nullptr) co_return true;
-    e.waiters.push_back([timer, ex] { asio::post(ex, [timer] { timer->cancel(); }); });
+    std::erase_if(e.waiters, [](const auto& w) { return w.first.expired(); });  // waits that timed out
+    e.waiters.emplace_back(timer, ex);
   }
   co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
   co_return store->current() != nullptr;
@@ -191,7 +192,7 @@ void Manager::fetch(const std::string& key) {
     id = it->second.identity;
   }
   auto bundle = obtain(*ca_, id, options_.ttl);
-  std::vector<std::function<void()>> waiters;
+  std::vector<std::pair<std::weak_ptr<asio::steady_timer>, asio::any_io_executor>> waiters;
   {
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
@@ -219,7 +220,11 @@ void Manager::fetch(const std::string& key) {
                 "keeping", current ? "previous certificate until " + tls::formatTime(current->not_after) : "none");
     }
   }
-  for (auto& w : waiters) w();
+  for (auto& [weak, ex] : waiters) {
+    asio::post(ex, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  }
 }
 
 nlohmann::json Manager::dump() const {

@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/base/result.h"
@@ -80,7 +82,9 @@ class Manager {
     tls::TimePoint due{};  // next fetch
     unsigned failures = 0;
     std::string last_error;
-    std::vector<std::function<void()>> waiters;
+    // Connections waiting for the first certificate: their timers, cancelled
+    // (on their own executors) when it arrives. Expired ones are pruned.
+    std::vector<std::pair<std::weak_ptr<boost::asio::steady_timer>, boost::asio::any_io_executor>> waiters;
     bool wanted = false;
   };
 

@@ -98,9 +98,14 @@ asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream
   rec->destination_workload = uid;
   rec->via = "hbone";
   // The client's address: the forwarded header its node proxy set (the HBONE
-  // peer is that proxy), else the peer itself.
+  // peer is that proxy), else the peer itself. The header is the peer's word:
+  // it is believed only when it names a workload with the peer's own identity,
+  // so no peer can borrow another workload's address for source_ips policy.
   auto src_ip = peer_ep.address();
-  if (auto fwd = forwardedFor(stream->header("forwarded"))) src_ip = *fwd;
+  if (auto fwd = forwardedFor(stream->header("forwarded"))) {
+    auto claimed = state->workloadByAddress(config_.network, rawIp(*fwd));
+    if (claimed && peer && identityOf(*claimed) == *peer) src_ip = *fwd;
+  }
   rec->source = src_ip.to_string();
 
   telemetry::ConnectionFacts facts;

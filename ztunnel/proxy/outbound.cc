@@ -146,7 +146,7 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   int status = 0;
   std::string why;
   if (stream) {
-    status = co_await (*stream)->response();
+    status = co_await (*stream)->response(config_.connect_timeout);
     if (status == 0) why = (*stream)->closeReason();
   } else {
     why = stream.error().message;
@@ -163,6 +163,12 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   }
   co_await reply(socks5::kSucceeded);
   auto handle = connections_.add(rec);
+  // At the drain deadline the listener closes the app socket; the stream must
+  // end too, or a silent peer would keep this tunnel waiting on it.
+  std::weak_ptr<hbone::Stream> weak_stream = *stream;
+  auto drain_cut = service_.drain().track(app.get_executor(), [weak_stream] {
+    if (auto s = weak_stream.lock()) s->reset();
+  });
   auto labels = telemetry::tcpLabelValues(facts);
   countOpened(labels);
   auto outcome = co_await hbone::copyBidirectional(app, **stream, rec->bytes_to_destination, rec->bytes_to_source,

@@ -101,6 +101,15 @@ void Proxy::drainPools() {
   }
 }
 
+void Proxy::stop() {
+  {
+    std::lock_guard lock(mu_);
+    local_.clear();
+  }
+  socks5_.reset();
+  pools_.clear();
+}
+
 std::optional<tcp::endpoint> Proxy::socks5Endpoint() const {
   if (!socks5_) return std::nullopt;
   return socks5_->localEndpoint();

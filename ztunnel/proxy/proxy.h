@@ -76,6 +76,10 @@ class Proxy {
   void onState(const std::shared_ptr<const ProxyState>& state);
   // On drain: GOAWAY on pooled connections (runs on each worker).
   void drainPools();
+  // After the workers stopped: closes listeners and pooled connections while
+  // their io_contexts still exist. The Proxy itself must outlive the Service
+  // (the workers' leftover coroutine frames refer to its connection table).
+  void stop();
 
   std::optional<tcp::endpoint> socks5Endpoint() const;
   nlohmann::json dump() const;
