@@ -1,11 +1,9 @@
 // ztunnel: Ambit's node proxy. Wires the xDS client (ambitd), the identity
 // manager (ambitd's CA), the proxy's listeners and the admin endpoints.
-#include <fstream>
-#include <sstream>
-
 #include <CLI/CLI.hpp>
 
 #include "common/app/service.h"
+#include "common/base/file.h"
 #include "common/config/loader.h"
 #include "common/log/log.h"
 #include "common/xds/delta_client.h"
@@ -15,14 +13,6 @@
 #include "ztunnel/xds/state_store.h"
 
 namespace {
-
-ambit::Result<std::string> readFile(const std::string& path, const char* field) {
-  std::ifstream in(path);
-  if (!in) return ambit::makeError(ambit::ErrorCode::kUnavailable, "{} {}: {}", field, path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -48,16 +38,16 @@ int main(int argc, char** argv) {
   cfg.proxy.pool.limits.ping_interval = cfg.proxy.server_limits.ping_interval;
   cfg.proxy.pool.limits.ping_timeout = cfg.proxy.server_limits.ping_timeout = 2 * cfg.proxy.server_limits.ping_interval;
 
-  auto token = readFile(cfg.ca_token_file, "ca.token_file");
+  auto token = readFile(cfg.ca_token_file);
   if (!token) {
-    log::error(*logger, "start_failed", "error", token.error().message);
+    log::error(*logger, "start_failed", "error", token.error().wrap("ca.token_file").message);
     return 1;
   }
   std::string root_pem;
   if (cfg.xds_tls) {
-    auto root = readFile(cfg.xds_root_cert, "xds.root_cert");
+    auto root = readFile(cfg.xds_root_cert);
     if (!root) {
-      log::error(*logger, "start_failed", "error", root.error().message);
+      log::error(*logger, "start_failed", "error", root.error().wrap("xds.root_cert").message);
       return 1;
     }
     root_pem = *root;

@@ -395,9 +395,11 @@ asio::awaitable<void> Connection::readLoop() {
       ping_timer_.cancel();
       break;
     }
-    if (nghttp2_session_want_read(session_) == 0) goaway_ = true;
     kick();
-    if (nghttp2_session_want_read(session_) == 0) break;
+    if (nghttp2_session_want_read(session_) == 0) {
+      goaway_ = true;  // nghttp2 ended the session (GOAWAY either way): no new streams
+      break;
+    }
   }
 }
 

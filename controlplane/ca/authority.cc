@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "common/base/file.h"
 #include "common/log/log.h"
 
 namespace ambit::controlplane::ca {
@@ -18,14 +19,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::system_clock;
 
 namespace {
-
-Result<std::string> readFile(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return makeError(ErrorCode::kUnavailable, "cannot read {}: {}", p.string(), std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Status writeFile(const fs::path& p, const std::string& content, mode_t mode) {
   fs::path tmp = p.string() + ".tmp";

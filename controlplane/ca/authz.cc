@@ -6,16 +6,15 @@
 
 #include <fmt/format.h>
 
+#include "common/base/file.h"
 #include "controlplane/model/yaml_reader.h"
 
 namespace ambit::controlplane::ca {
 
 Result<TokenAuthenticator> TokenAuthenticator::fromFile(const std::string& path, const std::string& trust_domain) {
-  std::ifstream in(path);
-  if (!in) return makeError(ErrorCode::kUnavailable, "cannot read token file {}: {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return fromYaml(ss.str(), path, trust_domain);
+  auto text = readFile(path);
+  if (!text) return text.error().wrap("token file");
+  return fromYaml(*text, path, trust_domain);
 }
 
 Result<TokenAuthenticator> TokenAuthenticator::fromYaml(const std::string& yaml, const std::string& name,

@@ -172,30 +172,16 @@ def scenario_continuation_flood():
     print(f"RESULT closed={int(closed or closed2 or goaway(ev))}")
 
 
-def scenario_ping_flood():
+def scenario_flood(one_frame, batches):
+    """Sends the frame in batches of 1000 and never reads the acks: more than
+    socket buffers hold, so unsent acks pile up at the server."""
     s, c = connect()
     s.sendall(c.data_to_send())
     closed = False
     s.settimeout(2)
-    ping = frame(0x6, 0x0, 0, b"12345678")
     try:
-        for _ in range(3000):  # ~50 MB: more than socket buffers hold, so acks pile up
-            s.sendall(ping * 1000)  # never read the acks
-    except (OSError, ssl.SSLError, TimeoutError):
-        closed = True
-    ev, closed2 = pump(s, c, goaway, deadline=5.0)
-    print(f"RESULT closed={int(closed or closed2 or goaway(ev))}")
-
-
-def scenario_settings_flood():
-    s, c = connect()
-    s.sendall(c.data_to_send())
-    closed = False
-    s.settimeout(2)
-    settings = frame(0x4, 0x0, 0, b"")
-    try:
-        for _ in range(5000):
-            s.sendall(settings * 1000)
+        for _ in range(batches):
+            s.sendall(one_frame * 1000)
     except (OSError, ssl.SSLError, TimeoutError):
         closed = True
     ev, closed2 = pump(s, c, goaway, deadline=5.0)
@@ -210,7 +196,7 @@ scenarios = {
     "rapid_reset": scenario_rapid_reset,
     "header_flood": scenario_header_flood,
     "continuation_flood": scenario_continuation_flood,
-    "ping_flood": scenario_ping_flood,
-    "settings_flood": scenario_settings_flood,
+    "ping_flood": lambda: scenario_flood(frame(0x6, 0x0, 0, b"12345678"), 3000),  # ~50 MB
+    "settings_flood": lambda: scenario_flood(frame(0x4, 0x0, 0, b""), 5000),
 }
 scenarios[args.scenario]()

@@ -33,6 +33,7 @@
 #include "common/tls/tls_context.h"
 #include "ztunnel/identity/manager.h"
 #include "common/tls/openssl_ptr.h"
+#include "tests/support/hbone_echo.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
 #include "tests/support/test_certs.h"
@@ -422,19 +423,13 @@ class FakeWaypoint {
                                            std::lock_guard lock(mu_);
                                            authorities_.push_back(s->authority());
                                          }
-                                         s->respond(200);
                                          if (silent_) {
+                                           s->respond(200);
                                            boost::asio::steady_timer t(io_, 120s);
                                            co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
                                            co_return;
                                          }
-                                         std::vector<char> buf(4096);
-                                         for (;;) {
-                                           auto n = co_await s->read(boost::asio::buffer(buf));
-                                           if (n == 0) break;
-                                           co_await s->write(boost::asio::buffer(buf.data(), n));
-                                         }
-                                         s->closeWrite();
+                                         co_await echoTunnel(s);
                                        });
     co_await c->run();
   }

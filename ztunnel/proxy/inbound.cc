@@ -8,7 +8,6 @@
 #include "common/hbone/authority.h"
 #include "common/hbone/tls_io.h"
 #include "common/log/log.h"
-#include "common/runtime/deadline.h"
 #include "common/tls/tls_context.h"
 #include "ztunnel/outbound/decide.h"
 #include "ztunnel/proxy/proxy.h"
@@ -24,16 +23,6 @@ bool hasAddress(const istio::workload::Workload& w, const std::string& raw) {
     if (a == raw) return true;
   }
   return false;
-}
-
-// Connects to the app within `timeout`.
-asio::awaitable<boost::system::error_code> connectUpstream(tcp::socket& s, const tcp::endpoint& ep,
-                                                           std::chrono::milliseconds timeout) {
-  runtime::Deadline deadline(s, timeout);
-  auto [ec] = co_await s.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-  if (ec && deadline.expired()) ec = asio::error::timed_out;
-  if (!ec) s.set_option(tcp::no_delay(true), ec);
-  co_return ec;
 }
 
 }  // namespace
@@ -133,18 +122,16 @@ asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream
   if (!decision.allowed) {
     stream->respond(401);
     facts.flag = telemetry::ResponseFlag::kDeny;
-    countOpened(telemetry::tcpLabelValues(facts));
-    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    countRefused(facts, *rec);
     accessLog(*rec, "denied", decision.reason, started);
     co_return;
   }
   auto upstream = std::make_shared<tcp::socket>(stream->connection().executor());
-  auto ec = co_await connectUpstream(*upstream, tcp::endpoint(target->ip, target->port), config_.connect_timeout);
+  auto ec = co_await connectWithin(*upstream, tcp::endpoint(target->ip, target->port), config_.connect_timeout);
   if (ec) {
     stream->respond(503);
     facts.flag = telemetry::ResponseFlag::kConnect;
-    countOpened(telemetry::tcpLabelValues(facts));
-    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    countRefused(facts, *rec);
     accessLog(*rec, "upstream_failed", ec.message(), started);
     co_return;
   }
@@ -203,17 +190,15 @@ asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::Connec
   auto decision = authz::decide(state->policies().applicable(*dst), rec->authz);
   if (!decision.allowed) {
     facts.flag = telemetry::ResponseFlag::kDeny;
-    countOpened(telemetry::tcpLabelValues(facts));
-    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    countRefused(facts, *rec);
     accessLog(*rec, "denied", decision.reason, started);
     co_return;
   }
   auto upstream = std::make_shared<tcp::socket>(socket.get_executor());
-  ec = co_await connectUpstream(*upstream, local_ep, config_.connect_timeout);
+  ec = co_await connectWithin(*upstream, local_ep, config_.connect_timeout);
   if (ec) {
     facts.flag = telemetry::ResponseFlag::kConnect;
-    countOpened(telemetry::tcpLabelValues(facts));
-    countClosed(telemetry::tcpLabelValues(facts), *rec);
+    countRefused(facts, *rec);
     accessLog(*rec, "upstream_failed", ec.message(), started);
     co_return;
   }

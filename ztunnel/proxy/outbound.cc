@@ -11,7 +11,6 @@
 #include "common/hbone/tls_io.h"
 #include "common/hbone/tunnel.h"
 #include "common/log/log.h"
-#include "common/runtime/deadline.h"
 #include "ztunnel/outbound/decide.h"
 #include "ztunnel/proxy/proxy.h"
 #include "ztunnel/proxy/socks5.h"
@@ -86,25 +85,18 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   if (req.kind == outbound::Request::Kind::kPassthrough) {
     rec->via = "passthrough";
     tcp::socket up(app.get_executor());
-    {
-      runtime::Deadline deadline(up, config_.connect_timeout);
-      std::tie(ec) = co_await up.async_connect(tcp::endpoint(fromRawIp(req.target_ip), req.target_port),
-                                               asio::as_tuple(asio::use_awaitable));
-      if (ec && deadline.expired()) ec = asio::error::timed_out;
-    }
-    auto labels = telemetry::tcpLabelValues(facts);
+    tcp::endpoint target(fromRawIp(req.target_ip), req.target_port);
+    ec = co_await connectWithin(up, target, config_.connect_timeout);
     if (ec) {
       facts.flag = telemetry::ResponseFlag::kConnect;
-      labels = telemetry::tcpLabelValues(facts);
-      countOpened(labels);
-      countClosed(labels, *rec);
+      countRefused(facts, *rec);
       co_await reply(socks5::kConnectionRefused);
       accessLog(*rec, "upstream_failed", ec.message(), started);
       co_return;
     }
-    up.set_option(tcp::no_delay(true), ec);
     co_await reply(socks5::kSucceeded);
     auto handle = connections_.add(rec);
+    auto labels = telemetry::tcpLabelValues(facts);
     countOpened(labels);
     auto outcome = co_await hbone::copyBidirectional(app, up, rec->bytes_to_destination, rec->bytes_to_source,
                                                      config_.copy_buffer);
@@ -153,9 +145,7 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   }
   if (status != 200) {
     facts.flag = status == 401 ? telemetry::ResponseFlag::kDeny : telemetry::ResponseFlag::kConnect;
-    auto labels = telemetry::tcpLabelValues(facts);
-    countOpened(labels);
-    countClosed(labels, *rec);
+    countRefused(facts, *rec);
     co_await reply(status == 401 ? socks5::kNotAllowed : socks5::kConnectionRefused);
     accessLog(*rec, status == 401 ? "denied" : "upstream_failed",
               status == 0 ? why : fmt::format("HBONE status {}", status), started);

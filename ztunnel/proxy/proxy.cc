@@ -3,11 +3,14 @@
 
 #include <set>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "common/hbone/authority.h"
 #include "common/log/log.h"
 #include "common/metrics/istio_labels.h"
+#include "common/runtime/deadline.h"
 #include "common/tls/tls_context.h"
 
 namespace ambit::ztunnel::proxy {
@@ -44,6 +47,15 @@ asio::ip::address fromRawIp(const std::string& raw) {
   asio::ip::address_v6::bytes_type b{};
   if (raw.size() == 16) std::memcpy(b.data(), raw.data(), 16);
   return asio::ip::address_v6(b);
+}
+
+asio::awaitable<boost::system::error_code> connectWithin(tcp::socket& s, const tcp::endpoint& ep,
+                                                         std::chrono::milliseconds timeout) {
+  runtime::Deadline deadline(s, timeout);
+  auto [ec] = co_await s.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+  if (ec && deadline.expired()) ec = asio::error::timed_out;
+  if (!ec) s.set_option(tcp::no_delay(true), ec);
+  co_return ec;
 }
 
 std::optional<asio::ip::address> forwardedFor(std::string_view header) {
@@ -169,12 +181,13 @@ void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
     std::lock_guard lock(mu_);
     std::map<std::string, LocalWorkload> next;
     for (const auto& w : mine) {
-      identities.insert(identityOf(*w).toString());
+      auto id = identityOf(*w);
+      identities.insert(id.toString());
       auto it = local_.find(w->uid());
       bool same = it != local_.end() && it->second.error.empty() &&
                   std::equal(w->addresses().begin(), w->addresses().end(), it->second.workload->addresses().begin(),
                              it->second.workload->addresses().end()) &&
-                  identityOf(*w) == identityOf(*it->second.workload);
+                  id == identityOf(*it->second.workload);
       if (same) {
         it->second.workload = w;
         next.emplace(w->uid(), std::move(it->second));
@@ -183,7 +196,7 @@ void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
       if (it != local_.end()) local_.erase(it);  // addresses or identity changed: reopen
       LocalWorkload lw;
       lw.workload = w;
-      auto ctx = serverContext(identityOf(*w));
+      auto ctx = serverContext(id);
       if (!ctx) {
         lw.error = ctx.error().message;
       } else {
@@ -195,7 +208,7 @@ void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
                   lw.error);
       } else {
         log::info(*logger, "workload_added", "workload", w->namespace_() + "/" + w->name(), "uid", w->uid(),
-                  "identity", identityOf(*w).toString());
+                  "identity", id.toString());
       }
       next.emplace(w->uid(), std::move(lw));
     }
@@ -209,6 +222,12 @@ void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
   }
   identities_.setWanted(identities);
   connections_.reauthorize(*state);
+}
+
+void Proxy::countRefused(const telemetry::ConnectionFacts& facts, const ConnectionRecord& rec) {
+  auto labels = telemetry::tcpLabelValues(facts);
+  countOpened(labels);
+  countClosed(labels, rec);
 }
 
 void Proxy::countOpened(const metrics::LabelValues& labels) { metrics_.opened.get(labels)->inc(); }

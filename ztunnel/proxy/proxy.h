@@ -111,6 +111,8 @@ class Proxy {
   // Istio TCP metrics: opened at the start; closed with the record's bytes at the end.
   void countOpened(const metrics::LabelValues& labels);
   void countClosed(const metrics::LabelValues& labels, const ConnectionRecord& rec);
+  // A connection refused before any byte moved (denied, upstream failed): opened and closed at once.
+  void countRefused(const telemetry::ConnectionFacts& facts, const ConnectionRecord& rec);
   void accessLog(const ConnectionRecord& rec, const char* outcome, const std::string& detail,
                  std::chrono::steady_clock::time_point started);
 
@@ -132,6 +134,9 @@ class Proxy {
 // Raw address bytes (4 for IPv4 and v4-mapped IPv6, else 16) and back.
 std::string rawIp(const asio::ip::address& a);
 asio::ip::address fromRawIp(const std::string& raw);
+// Connects `s` to `ep` within `timeout` (timed_out when it passes), with TCP_NODELAY.
+asio::awaitable<boost::system::error_code> connectWithin(tcp::socket& s, const tcp::endpoint& ep,
+                                                         std::chrono::milliseconds timeout);
 // The client address in `forwarded: for="..."` (RFC 7239), if it is an IP literal.
 std::optional<asio::ip::address> forwardedFor(std::string_view header);
 

@@ -25,9 +25,23 @@ const char* responseFlagName(ResponseFlag f) {
   return "-";
 }
 
+// One side's workload labels (source or destination), "unknown" when not known.
+struct WorkloadLabels {
+  std::string workload = kUnknown, canonical_service = kUnknown, canonical_revision = kUnknown, ns = kUnknown,
+              cluster = kUnknown;
+  explicit WorkloadLabels(const istio::workload::Workload* w) {
+    if (w == nullptr) return;
+    workload = orUnknown(w->workload_name());
+    canonical_service = orUnknown(w->canonical_name());
+    canonical_revision = orUnknown(w->canonical_revision());
+    ns = orUnknown(w->namespace_());
+    cluster = orUnknown(w->cluster_id());
+  }
+};
+
 metrics::LabelValues tcpLabelValues(const ConnectionFacts& f) {
-  const auto* s = f.source;
-  const auto* d = f.destination;
+  WorkloadLabels s(f.source);
+  WorkloadLabels d(f.destination);
   std::string svc_host = kUnknown;
   std::string svc_ns = kUnknown;
   std::string svc_name = kUnknown;
@@ -36,33 +50,17 @@ metrics::LabelValues tcpLabelValues(const ConnectionFacts& f) {
     svc_ns = f.service->namespace_();
     svc_name = f.service->name();
   } else if (!f.destination_service_fallback.empty()) {
-    svc_host = f.destination_service_fallback;
-    svc_name = f.destination_service_fallback;
+    svc_host = svc_name = f.destination_service_fallback;
   }
+  // *_app and *_version are the canonical service and revision, as ztunnel reports them.
   return {
       f.reporter == Reporter::kSource ? "source" : "destination",
-      s ? orUnknown(s->workload_name()) : kUnknown,
-      s ? orUnknown(s->canonical_name()) : kUnknown,
-      s ? orUnknown(s->canonical_revision()) : kUnknown,
-      s ? orUnknown(s->namespace_()) : kUnknown,
-      principal(f.source_principal),
-      s ? orUnknown(s->canonical_name()) : kUnknown,
-      s ? orUnknown(s->canonical_revision()) : kUnknown,
-      s ? orUnknown(s->cluster_id()) : kUnknown,
-      svc_host,
-      svc_ns,
-      svc_name,
-      d ? orUnknown(d->workload_name()) : kUnknown,
-      d ? orUnknown(d->canonical_name()) : kUnknown,
-      d ? orUnknown(d->canonical_revision()) : kUnknown,
-      d ? orUnknown(d->namespace_()) : kUnknown,
-      principal(f.destination_principal),
-      d ? orUnknown(d->canonical_name()) : kUnknown,
-      d ? orUnknown(d->canonical_revision()) : kUnknown,
-      d ? orUnknown(d->cluster_id()) : kUnknown,
-      "tcp",
-      responseFlagName(f.flag),
-      f.mutual_tls ? "mutual_tls" : "unknown",
+      s.workload, s.canonical_service, s.canonical_revision, s.ns, principal(f.source_principal),
+      s.canonical_service, s.canonical_revision, s.cluster,
+      svc_host, svc_ns, svc_name,
+      d.workload, d.canonical_service, d.canonical_revision, d.ns, principal(f.destination_principal),
+      d.canonical_service, d.canonical_revision, d.cluster,
+      "tcp", responseFlagName(f.flag), f.mutual_tls ? "mutual_tls" : "unknown",
   };
 }
 

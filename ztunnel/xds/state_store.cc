@@ -72,7 +72,45 @@ Status validateAuthorization(const std::string& name, const istio::security::Aut
   return {};
 }
 
-StateStore::StateStore() : current_(ProxyState::build(std::map<std::string, AddressPtr>{}, {})) {}
+template <typename Msg>
+class StateStore::TypedHandler : public xds::TypeHandler {
+ public:
+  using Map = std::map<std::string, std::shared_ptr<const Msg>>;
+  using Validate = Status (*)(const std::string&, const Msg&);
+  TypedHandler(StateStore& store, const char* type_url, const char* what, Validate validate, Map& target)
+      : store_(store), type_url_(type_url), what_(what), validate_(validate), target_(target) {}
+
+  std::string typeUrl() const override { return type_url_; }
+
+  Status apply(const std::vector<const xds::Resource*>& updated, const std::vector<std::string>& removed) override {
+    std::vector<std::pair<std::string, std::shared_ptr<Msg>>> parsed;
+    parsed.reserve(updated.size());
+    for (const auto* r : updated) {
+      auto m = unpack<Msg>(*r, type_url_, what_);
+      if (!m) return m.error();
+      if (auto st = validate_(r->name(), **m); !st) return st;
+      parsed.emplace_back(r->name(), std::move(*m));
+    }
+    for (auto& [name, m] : parsed) target_[name] = std::move(m);
+    for (const auto& name : removed) target_.erase(name);
+    store_.publish();
+    return {};
+  }
+
+ private:
+  StateStore& store_;
+  const char* type_url_;
+  const char* what_;
+  Validate validate_;
+  Map& target_;
+};
+
+StateStore::StateStore()
+    : address_handler_(std::make_unique<TypedHandler<istio::workload::Address>>(*this, kAddressTypeUrl, "Address",
+                                                                               &validateAddress, addresses_)),
+      authorization_handler_(std::make_unique<TypedHandler<istio::security::Authorization>>(
+          *this, kAuthorizationTypeUrl, "Authorization", &validateAuthorization, policies_)),
+      current_(ProxyState::build(std::map<std::string, AddressPtr>{}, {})) {}
 
 std::shared_ptr<const ProxyState> StateStore::current() const {
   std::lock_guard lock(mu_);
@@ -86,38 +124,6 @@ void StateStore::publish() {
     current_ = next;
   }
   for (const auto& l : listeners_) l(next);
-}
-
-Status StateStore::AddressHandler::apply(const std::vector<const xds::Resource*>& updated,
-                                         const std::vector<std::string>& removed) {
-  std::vector<std::pair<std::string, AddressPtr>> parsed;
-  parsed.reserve(updated.size());
-  for (const auto* r : updated) {
-    auto a = unpack<istio::workload::Address>(*r, kAddressTypeUrl, "Address");
-    if (!a) return a.error();
-    if (auto st = validateAddress(r->name(), **a); !st) return st;
-    parsed.emplace_back(r->name(), std::move(*a));
-  }
-  for (auto& [name, a] : parsed) store_.addresses_[name] = std::move(a);
-  for (const auto& name : removed) store_.addresses_.erase(name);
-  store_.publish();
-  return {};
-}
-
-Status StateStore::AuthorizationHandler::apply(const std::vector<const xds::Resource*>& updated,
-                                               const std::vector<std::string>& removed) {
-  std::vector<std::pair<std::string, authz::PolicyPtr>> parsed;
-  parsed.reserve(updated.size());
-  for (const auto* r : updated) {
-    auto p = unpack<istio::security::Authorization>(*r, kAuthorizationTypeUrl, "Authorization");
-    if (!p) return p.error();
-    if (auto st = validateAuthorization(r->name(), **p); !st) return st;
-    parsed.emplace_back(r->name(), std::move(*p));
-  }
-  for (auto& [name, p] : parsed) store_.policies_[name] = std::move(p);
-  for (const auto& name : removed) store_.policies_.erase(name);
-  store_.publish();
-  return {};
 }
 
 }  // namespace ambit::ztunnel

@@ -32,35 +32,19 @@ class StateStore {
   // Called on the xDS thread after each published change. Register before start.
   void onUpdate(Listener l) { listeners_.push_back(std::move(l)); }
 
-  xds::TypeHandler& addressHandler() { return address_handler_; }
-  xds::TypeHandler& authorizationHandler() { return authorization_handler_; }
+  xds::TypeHandler& addressHandler() { return *address_handler_; }
+  xds::TypeHandler& authorizationHandler() { return *authorization_handler_; }
 
  private:
-  class AddressHandler : public xds::TypeHandler {
-   public:
-    explicit AddressHandler(StateStore& s) : store_(s) {}
-    std::string typeUrl() const override { return kAddressTypeUrl; }
-    Status apply(const std::vector<const xds::Resource*>& updated, const std::vector<std::string>& removed) override;
-
-   private:
-    StateStore& store_;
-  };
-  class AuthorizationHandler : public xds::TypeHandler {
-   public:
-    explicit AuthorizationHandler(StateStore& s) : store_(s) {}
-    std::string typeUrl() const override { return kAuthorizationTypeUrl; }
-    Status apply(const std::vector<const xds::Resource*>& updated, const std::vector<std::string>& removed) override;
-
-   private:
-    StateStore& store_;
-  };
+  template <typename Msg>
+  class TypedHandler;  // one type: unpack, validate all, then apply and publish
 
   void publish();
 
   std::map<std::string, AddressPtr> addresses_;          // xDS thread only
   std::map<std::string, authz::PolicyPtr> policies_;     // xDS thread only, by resource name
-  AddressHandler address_handler_{*this};
-  AuthorizationHandler authorization_handler_{*this};
+  std::unique_ptr<xds::TypeHandler> address_handler_;
+  std::unique_ptr<xds::TypeHandler> authorization_handler_;
   std::vector<Listener> listeners_;
   mutable std::mutex mu_;
   std::shared_ptr<const ProxyState> current_;

@@ -18,6 +18,7 @@
 #include "common/hbone/tls_io.h"
 #include "common/hbone/tunnel.h"
 #include "common/tls/tls_context.h"
+#include "tests/support/hbone_echo.h"
 #include "tests/support/test_certs.h"
 
 namespace ambit::hbone {
@@ -82,19 +83,6 @@ class HboneTest : public ::testing::Test {
     if (error) std::rethrow_exception(error);
   }
 
-  static asio::awaitable<void> echo(std::shared_ptr<Stream> s) {
-    s->respond(200);
-    std::vector<char> buf(16384);
-    for (;;) {
-      auto n = co_await s->read(asio::buffer(buf));
-      if (n == 0) {
-        s->closeWrite();
-        co_return;
-      }
-      co_await s->write(asio::buffer(buf.data(), n));
-    }
-  }
-
   static asio::awaitable<std::string> readAll(Stream& s) {
     std::string out;
     std::vector<char> buf(65536);
@@ -113,7 +101,7 @@ class HboneTest : public ::testing::Test {
   asio::ssl::context server_ctx_;
   tcp::acceptor acceptor_;
   H2Limits server_limits_;
-  Connection::RequestHandler handler_ = echo;
+  Connection::RequestHandler handler_ = test::echoTunnel;
   std::vector<std::shared_ptr<Connection>> server_conns_;
   std::vector<std::string> server_errors_;
   // co_await arguments are named objects, never temporaries (GCC 12 mishandles
@@ -128,7 +116,7 @@ TEST_F(HboneTest, EchoThroughTunnelWithHalfClose) {
   std::vector<Header> seen;
   handler_ = [&](std::shared_ptr<Stream> s) -> asio::awaitable<void> {
     seen = s->headers();
-    co_await echo(s);
+    co_await test::echoTunnel(s);
   };
   std::vector<Header> extra;
   extra.push_back(Header{"forwarded", "for=\"198.18.0.1\""});

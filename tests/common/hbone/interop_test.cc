@@ -24,6 +24,7 @@
 #include "common/hbone/pool.h"
 #include "common/hbone/tls_io.h"
 #include "common/tls/tls_context.h"
+#include "tests/support/hbone_echo.h"
 #include "tests/support/test_certs.h"
 
 namespace ambit::hbone {
@@ -97,17 +98,7 @@ class HboneInteropTest : public ::testing::Test {
   asio::awaitable<void> serve(tcp::socket sock) {
     TlsStream tls(std::move(sock), *server_ctx_);
     if (!co_await acceptTls(tls, 5s)) co_return;
-    auto c = Connection::create(std::move(tls), Connection::Role::kServer, H2Limits{},
-                                [](std::shared_ptr<Stream> s) -> asio::awaitable<void> {
-                                  s->respond(200);
-                                  std::vector<char> buf(16384);
-                                  for (;;) {
-                                    auto n = co_await s->read(asio::buffer(buf));
-                                    if (n == 0) break;
-                                    co_await s->write(asio::buffer(buf.data(), n));
-                                  }
-                                  s->closeWrite();
-                                });
+    auto c = Connection::create(std::move(tls), Connection::Role::kServer, H2Limits{}, test::echoTunnel);
     conns_.push_back(c);
     co_await c->run();
   }
