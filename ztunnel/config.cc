@@ -40,6 +40,13 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
                        [](C& c) -> auto& { return c.proxy.hbone_port; }, config::inRange<uint16_t>(1, 65535))
       .field<uint16_t>("ports.inbound_plaintext", "inbound plaintext capture port (0 = off)",
                        [](C& c) -> auto& { return c.proxy.inbound_plaintext_port; })
+      .field<uint16_t>("ports.outbound", "in-pod: outbound capture port inside each pod",
+                       [](C& c) -> auto& { return c.proxy.outbound_port; }, config::inRange<uint16_t>(1, 65535))
+      .field<bool>("inpod.enabled",
+                   "in-pod mode: listeners inside each enrolled pod's network namespace, handed over by the node agent",
+                   [](C& c) -> auto& { return c.proxy.inpod; })
+      .field<std::string>("inpod.socket", "the node agent's unix socket (in-pod mode)",
+                          [](C& c) -> auto& { return c.inpod_socket; })
       .field<std::string>("socks5.address", "SOCKS5 outbound entry address ('' = off)",
                           [](C& c) -> auto& { return c.proxy.socks5_address; })
       .field<uint16_t>("socks5.port", "SOCKS5 outbound entry port (0 = any)",
@@ -58,6 +65,13 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
         std::vector<config::ConfigIssue> out;
         if (c.xds_tls && c.xds_root_cert.empty()) {
           out.push_back({"", "xds.root_cert", "required when xds.tls is true"});
+        }
+        if (c.proxy.inpod && c.inpod_socket.empty()) {
+          out.push_back({"", "inpod.socket", "required when inpod.enabled is true"});
+        }
+        if (c.proxy.inpod && (c.proxy.outbound_port == c.proxy.hbone_port ||
+                              c.proxy.outbound_port == c.proxy.inbound_plaintext_port)) {
+          out.push_back({"", "ports.outbound", "must differ from ports.hbone and ports.inbound_plaintext"});
         }
         if (c.proxy.inbound_plaintext_port == c.proxy.hbone_port) {
           out.push_back({"", "ports.inbound_plaintext", "must differ from ports.hbone"});

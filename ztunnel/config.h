@@ -21,6 +21,7 @@ struct ZtunnelConfig {
   std::string ca_token_file;   // this node's bearer token for the CA
   std::chrono::milliseconds certificate_ttl{std::chrono::hours(24)};
   std::chrono::milliseconds xds_max_backoff{std::chrono::seconds(30)};
+  std::string inpod_socket = "/var/run/ambit/ztunnel.sock";  // the node agent (in-pod mode)
   ZtunnelConfig();
 };
 

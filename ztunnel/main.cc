@@ -7,6 +7,7 @@
 #include "common/config/loader.h"
 #include "common/log/log.h"
 #include "common/xds/delta_client.h"
+#include "common/zds/client.h"
 #include "ztunnel/config.h"
 #include "ztunnel/identity/manager.h"
 #include "ztunnel/proxy/proxy.h"
@@ -84,8 +85,17 @@ int main(int argc, char** argv) {
   xo.max_backoff = cfg.xds_max_backoff;
   xds::DeltaClient xds(xo, {&state.addressHandler(), &state.authorizationHandler()});
 
+  // In-pod mode: the node agent hands over pods; each change is applied (listeners
+  // open) before it is acked.
+  std::unique_ptr<zds::Client> agent;
+  if (cfg.proxy.inpod) {
+    agent = std::make_unique<zds::Client>(zds::ClientOptions{.path = cfg.inpod_socket},
+                                          [&proxy](const zds::Pods& pods) { proxy.onPods(pods); });
+  }
+
   service.setReadiness([&]() -> admin::Readiness {
     if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.xds_address};
+    if (agent && !agent->synced()) return {false, "waiting for the node agent's snapshot on " + cfg.inpod_socket};
     return {true, "ready"};
   });
   service.addConfigDump("config", [cfg = *loaded->config, &schema, origins = loaded->origins] {
@@ -93,6 +103,7 @@ int main(int argc, char** argv) {
   });
   service.addConfigDump("xds", [&] { return xds.dump(); });
   service.addConfigDump("proxy", [&] { return proxy.dump(); });
+  if (agent) service.addConfigDump("node_agent", [&] { return agent->dump(); });
   if (auto st = service.start(); !st) {
     log::error(*logger, "start_failed", "error", st.error().message);
     return 1;
@@ -103,10 +114,13 @@ int main(int argc, char** argv) {
   }
   identities.start();
   xds.start();
+  if (agent) agent->start();
   auto socks = proxy.socks5Endpoint();
-  log::info(*logger, "ztunnel_started", "node", cfg.proxy.node_name, "xds", cfg.xds_address, "socks5_port",
+  log::info(*logger, "ztunnel_started", "node", cfg.proxy.node_name, "mode", cfg.proxy.inpod ? "inpod" : "shared",
+            "xds", cfg.xds_address, "socks5_port",
             socks ? socks->port() : 0, "admin_port", service.adminEndpoint().port());
   int rc = service.runUntilShutdown();
+  if (agent) agent->stop();
   xds.stop();
   identities.stop();
   proxy.stop();

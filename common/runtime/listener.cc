@@ -35,7 +35,13 @@ Result<std::unique_ptr<tcp::acceptor>> openAcceptor(asio::io_context& ctx, const
                                                      const ListenerOptions& opts) {
   auto acc = std::make_unique<tcp::acceptor>(ctx);
   boost::system::error_code ec;
-  acc->open(ep.protocol(), ec);
+  if (opts.make_socket) {
+    auto fd = opts.make_socket(ep.protocol().family());
+    if (!fd) return fd.error().wrap(opts.name);
+    acc->assign(ep.protocol(), *fd, ec);
+  } else {
+    acc->open(ep.protocol(), ec);
+  }
   if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec && opts.reuse_port) {
     int one = 1;

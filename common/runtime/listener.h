@@ -32,6 +32,9 @@ struct ListenerOptions {
   std::string name = "listener";  // for logs
   int backlog = 1024;
   bool reuse_port = true;         // false: a single acceptor on worker 0
+  // Makes the listening socket (e.g. inside a pod's network namespace); null =
+  // socket() here. Returns the new fd, owned by the listener.
+  std::function<Result<int>(int family)> make_socket;
 };
 
 class Listener {

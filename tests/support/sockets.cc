@@ -63,8 +63,12 @@ Fd::~Fd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-EchoServer::EchoServer(const std::string& ip, uint16_t port) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+EchoServer::EchoServer(const std::string& ip, uint16_t port) : EchoServer(ip, port, nullptr) {}
+
+EchoServer::EchoServer(const std::string& ip, uint16_t port, const netns::Netns* ns) {
+  auto made = netns::socketIn(ns, AF_INET, SOCK_STREAM);
+  if (!made) throw std::runtime_error("echo server on " + ip + ": " + made.error().message);
+  fd_ = *made;
   int one = 1;
   setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   auto a = v4(ip, port);
@@ -134,6 +138,25 @@ SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const s
   if (!sendAll(fd, req, 10) || !recvAll(fd, rep, 10)) return r;
   r.reply = static_cast<unsigned char>(rep[1]);
   return r;
+}
+
+Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns, int* err) {
+  auto made = netns::socketIn(ns, AF_INET, SOCK_STREAM);
+  if (!made) {
+    if (err) *err = EPERM;
+    return Fd();
+  }
+  Fd fd(*made);
+  setTimeouts(fd.get(), 10);
+  int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  auto a = v4(ip, port);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    if (err) *err = errno;
+    return Fd();
+  }
+  if (err) *err = 0;
+  return fd;
 }
 
 std::string roundTrip(int fd, const std::string& msg) {

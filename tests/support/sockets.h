@@ -3,6 +3,8 @@
 // HTTP GET. Every call is bounded by socket timeouts (no test can hang).
 #pragma once
 
+#include "common/netns/netns.h"
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -18,6 +20,8 @@ class EchoServer {
  public:
   // Binds `ip`:`port` (0 = any); throws std::runtime_error on failure.
   EchoServer(const std::string& ip, uint16_t port);
+  // The same, listening inside `ns` (null: here).
+  EchoServer(const std::string& ip, uint16_t port, const netns::Netns* ns);
   ~EchoServer();
   uint16_t port() const { return port_; }
   int accepted() const { return accepted_.load(); }
@@ -56,6 +60,10 @@ struct SocksResult {
 
 // Connects from `src_ip` to the SOCKS5 entry at 127.0.0.1:`socks_port` and asks for `dst_ip`:`dst_port`.
 SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const std::string& dst_ip, uint16_t dst_port);
+
+// A blocking TCP connection to `ip`:`port` made inside `ns` (null: here),
+// with 10 s I/O timeouts. On failure the Fd is invalid and `*err` is errno.
+Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns = nullptr, int* err = nullptr);
 
 // Sends `msg` and reads back as many bytes (an echo); "" on error or EOF first.
 std::string roundTrip(int fd, const std::string& msg);

@@ -31,12 +31,14 @@ asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::Connection
   static auto logger = log::scope("ztunnel.inbound");
   std::shared_ptr<asio::ssl::context> ssl_ctx;
   std::optional<tls::Identity> id;
+  std::shared_ptr<netns::Netns> ns;
   {
     std::lock_guard lock(mu_);
     auto it = local_.find(uid);
     if (it != local_.end()) {
       ssl_ctx = it->second.server_ctx;
-      id = identityOf(*it->second.workload);
+      id = it->second.identity;
+      ns = it->second.netns;
     }
   }
   if (!ssl_ctx) co_return;
@@ -59,7 +61,9 @@ asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::Connection
   auto peer = tls::peerIdentity(tls.native_handle());
   auto conn = hbone::Connection::create(
       std::move(tls), hbone::Connection::Role::kServer, config_.server_limits,
-      [this, uid, peer, peer_ep](std::shared_ptr<hbone::Stream> s) { return handleConnect(s, uid, peer, peer_ep); });
+      [this, uid, peer, peer_ep, ns](std::shared_ptr<hbone::Stream> s) {
+        return handleConnect(s, uid, peer, peer_ep, ns);
+      });
   // The listener's own drain handle cuts `socket`, which the TLS stream now
   // owns: track the HBONE connection itself (GOAWAY at drain, close at the deadline).
   std::weak_ptr<hbone::Connection> weak = conn;
@@ -74,7 +78,8 @@ asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::Connection
 }
 
 asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream, std::string uid,
-                                           std::optional<tls::Identity> peer, tcp::endpoint peer_ep) {
+                                           std::optional<tls::Identity> peer, tcp::endpoint peer_ep,
+                                           std::shared_ptr<netns::Netns> ns) {
   static auto logger = log::scope("ztunnel.inbound");
   auto started = std::chrono::steady_clock::now();
   auto state = state_.current();
@@ -126,8 +131,15 @@ asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream
     accessLog(*rec, "denied", decision.reason, started);
     co_return;
   }
-  auto upstream = std::make_shared<tcp::socket>(stream->connection().executor());
-  auto ec = co_await connectWithin(*upstream, tcp::endpoint(target->ip, target->port), config_.connect_timeout);
+  tcp::endpoint app_ep(target->ip, target->port);
+  auto made = newSocket(stream->connection().executor(), app_ep.protocol(), ns.get());
+  if (!made) {
+    stream->respond(503);
+    accessLog(*rec, "upstream_failed", made.error().message, started);
+    co_return;
+  }
+  auto upstream = std::make_shared<tcp::socket>(std::move(*made));
+  auto ec = co_await connectWithin(*upstream, app_ep, config_.connect_timeout);
   if (ec) {
     stream->respond(503);
     facts.flag = telemetry::ResponseFlag::kConnect;
@@ -163,13 +175,14 @@ asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::Connec
   auto started = std::chrono::steady_clock::now();
   boost::system::error_code ec;
   auto peer_ep = socket.remote_endpoint(ec);
-  auto local_ep = socket.local_endpoint(ec);
-  // With capture (sk_lookup / REDIRECT) the accepted socket's local address
-  // is the original destination. Dialled directly, it is our own port: a
-  // loop we refuse (hardening.md 14).
-  if (ec || local_ep.port() == config_.inbound_plaintext_port || local_ep.port() == config_.hbone_port) {
+  // With capture the original destination is the app's address. Dialled
+  // directly, it is one of our own ports: a loop we refuse (hardening.md 14).
+  auto orig = originalDestination(socket);
+  if (ec || !orig || orig->port() == config_.inbound_plaintext_port || orig->port() == config_.hbone_port ||
+      (config_.inpod && orig->port() == config_.outbound_port)) {
     co_return;
   }
+  auto local_ep = *orig;
   auto state = state_.current();
   auto dst = state->workloadByUid(uid);
   auto rec = std::make_shared<ConnectionRecord>();
@@ -194,7 +207,13 @@ asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::Connec
     accessLog(*rec, "denied", decision.reason, started);
     co_return;
   }
-  auto upstream = std::make_shared<tcp::socket>(socket.get_executor());
+  auto ns = netnsOf(uid);
+  auto made = newSocket(socket.get_executor(), local_ep.protocol(), ns.get());
+  if (!made) {
+    accessLog(*rec, "upstream_failed", made.error().message, started);
+    co_return;
+  }
+  auto upstream = std::make_shared<tcp::socket>(std::move(*made));
   ec = co_await connectWithin(*upstream, local_ep, config_.connect_timeout);
   if (ec) {
     facts.flag = telemetry::ResponseFlag::kConnect;

@@ -27,6 +27,17 @@ std::string newTraceparent() {
 
 }  // namespace
 
+asio::awaitable<Result<hbone::TlsStream>> Proxy::dialHbone(asio::any_io_executor ex, std::shared_ptr<netns::Netns> ns,
+                                                          std::shared_ptr<asio::ssl::context> ssl_ctx,
+                                                          tcp::endpoint ep, tls::Identity expected) {
+  auto made = newSocket(ex, ep.protocol(), ns.get());
+  if (!made) co_return made.error();
+  // Made outside the co_await: no temporaries in it (GCC 12).
+  auto dial = hbone::dialTls(std::move(*made), *ssl_ctx, ep, expected, config_.connect_timeout);
+  auto result = co_await std::move(dial);
+  co_return result;
+}
+
 asio::awaitable<void> Proxy::serveSocks5(tcp::socket& socket, runtime::ConnectionContext& ctx) {
   static auto logger = log::scope("ztunnel.outbound");
   boost::system::error_code ec;
@@ -48,11 +59,12 @@ asio::awaitable<void> Proxy::serveSocks5(tcp::socket& socket, runtime::Connectio
   }
   // A named object, not a temporary, in the co_await expression (GCC 12).
   Reply reply = [&socket](uint8_t code) { return socks5::reply(socket, code); };
-  co_await outbound(socket, ctx, source, target->ip, target->port, reply);
+  co_await outbound(socket, ctx, source, target->ip, target->port, reply, nullptr);
 }
 
 asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionContext& ctx, WorkloadPtr source,
-                                      std::string dst_ip, uint16_t dst_port, Reply reply) {
+                                      std::string dst_ip, uint16_t dst_port, Reply reply,
+                                      std::shared_ptr<netns::Netns> ns) {
   static auto logger = log::scope("ztunnel.outbound");
   auto started = std::chrono::steady_clock::now();
   auto state = state_.current();
@@ -84,8 +96,14 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
 
   if (req.kind == outbound::Request::Kind::kPassthrough) {
     rec->via = "passthrough";
-    tcp::socket up(app.get_executor());
     tcp::endpoint target(fromRawIp(req.target_ip), req.target_port);
+    auto made = newSocket(app.get_executor(), target.protocol(), ns.get());
+    if (!made) {
+      co_await reply(socks5::kGeneralFailure);
+      accessLog(*rec, "upstream_failed", made.error().message, started);
+      co_return;
+    }
+    tcp::socket up(std::move(*made));
     ec = co_await connectWithin(up, target, config_.connect_timeout);
     if (ec) {
       facts.flag = telemetry::ResponseFlag::kConnect;
@@ -121,13 +139,13 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
     co_return;
   }
   tcp::endpoint hbone_ep(fromRawIp(req.hbone_ip), req.hbone_port);
+  // In-pod, a pod's tunnels leave from its own namespace: one pool per pod.
   hbone::PoolKey key{src_id.toString(), req.expected_identity.toString(), outbound::hostPort(req.hbone_ip, req.hbone_port),
-                     ""};
+                     ns ? source->uid() : ""};
   auto ex = app.get_executor();
   auto expected = req.expected_identity;
-  auto timeout = config_.connect_timeout;
-  hbone::ClientPool::Dialer dial = [ex, ssl_ctx, hbone_ep, expected, timeout]() {
-    return hbone::dialTls(tcp::socket(ex), *ssl_ctx, hbone_ep, expected, timeout);
+  hbone::ClientPool::Dialer dial = [this, ex, ns, ssl_ctx, hbone_ep, expected]() {
+    return dialHbone(ex, ns, ssl_ctx, hbone_ep, expected);
   };
   std::vector<hbone::Header> headers;
   headers.push_back({"forwarded", fmt::format("for=\"{}\"", app_ep.address().is_v6()

@@ -153,7 +153,7 @@ void Proxy::openListeners(LocalWorkload& lw) {
     auto hbone = runtime::Listener::start(
         service_.workers(), service_.drain(), tcp::endpoint(ip, config_.hbone_port),
         [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveHbone(s, ctx, uid); },
-        runtime::ListenerOptions{.name = "hbone " + w.namespace_() + "/" + w.name()});
+        runtime::ListenerOptions{.name = "hbone " + lw.name});
     if (!hbone) {
       lw.error = hbone.error().message;
       continue;
@@ -163,7 +163,7 @@ void Proxy::openListeners(LocalWorkload& lw) {
       auto plain = runtime::Listener::start(
           service_.workers(), service_.drain(), tcp::endpoint(ip, config_.inbound_plaintext_port),
           [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid); },
-          runtime::ListenerOptions{.name = "inbound-plaintext " + w.namespace_() + "/" + w.name()});
+          runtime::ListenerOptions{.name = "inbound-plaintext " + lw.name});
       if (plain) {
         lw.listeners.push_back(std::move(*plain));
       } else {
@@ -173,44 +173,89 @@ void Proxy::openListeners(LocalWorkload& lw) {
   }
 }
 
-void Proxy::onState(const std::shared_ptr<const ProxyState>& state) {
+void Proxy::onState(const std::shared_ptr<const ProxyState>& state) { reconcile(state); }
+
+void Proxy::onPods(const zds::Pods& pods) {
+  {
+    std::lock_guard lock(mu_);
+    pods_ = pods;
+  }
+  reconcile(state_.current());
+}
+
+std::shared_ptr<netns::Netns> Proxy::netnsOf(const std::string& uid) const {
+  std::lock_guard lock(mu_);
+  auto it = local_.find(uid);
+  return it == local_.end() ? nullptr : it->second.netns;
+}
+
+void Proxy::reconcile(const std::shared_ptr<const ProxyState>& state) {
   auto logger = log::scope("ztunnel");
-  auto mine = state->workloadsOnNode(config_.node_name);
+  std::lock_guard serial(reconcile_mu_);
+  // What should be local: WDS's workloads on our node (shared), or the pods
+  // the node agent handed over (in-pod; WDS may not know them yet).
+  std::map<std::string, LocalWorkload> wanted;
+  {
+    std::lock_guard lock(mu_);
+    if (config_.inpod) {
+      for (const auto& [uid, pod] : pods_) {
+        LocalWorkload lw;
+        lw.workload = state->workloadByUid(uid);
+        lw.name = pod.info.namespace_() + "/" + pod.info.name();
+        lw.identity = lw.workload ? identityOf(*lw.workload)
+                                  : tls::Identity{config_.trust_domain, pod.info.namespace_(),
+                                                  pod.info.service_account().empty() ? "default"
+                                                                                     : pod.info.service_account()};
+        lw.netns = pod.netns;
+        wanted.emplace(uid, std::move(lw));
+      }
+    }
+  }
+  if (!config_.inpod) {
+    for (const auto& w : state->workloadsOnNode(config_.node_name)) {
+      LocalWorkload lw;
+      lw.workload = w;
+      lw.name = w->namespace_() + "/" + w->name();
+      lw.identity = identityOf(*w);
+      wanted.emplace(w->uid(), std::move(lw));
+    }
+  }
   std::set<std::string> identities;
   {
     std::lock_guard lock(mu_);
     std::map<std::string, LocalWorkload> next;
-    for (const auto& w : mine) {
-      auto id = identityOf(*w);
-      identities.insert(id.toString());
-      auto it = local_.find(w->uid());
-      bool same = it != local_.end() && it->second.error.empty() &&
-                  std::equal(w->addresses().begin(), w->addresses().end(), it->second.workload->addresses().begin(),
-                             it->second.workload->addresses().end()) &&
-                  id == identityOf(*it->second.workload);
+    for (auto& [uid, lw] : wanted) {
+      identities.insert(lw.identity.toString());
+      auto it = local_.find(uid);
+      // Listeners stay as they are unless what they were opened for changed.
+      bool same = it != local_.end() && it->second.error.empty() && it->second.identity == lw.identity &&
+                  (config_.inpod ? it->second.netns->inode() == lw.netns->inode()
+                                 : std::equal(lw.workload->addresses().begin(), lw.workload->addresses().end(),
+                                              it->second.workload->addresses().begin(),
+                                              it->second.workload->addresses().end()));
       if (same) {
-        it->second.workload = w;
-        next.emplace(w->uid(), std::move(it->second));
+        it->second.workload = lw.workload;
+        next.emplace(uid, std::move(it->second));
         continue;
       }
-      if (it != local_.end()) local_.erase(it);  // addresses or identity changed: reopen
-      LocalWorkload lw;
-      lw.workload = w;
-      auto ctx = serverContext(id);
+      if (it != local_.end()) local_.erase(it);  // changed: reopen
+      auto ctx = serverContext(lw.identity);
       if (!ctx) {
         lw.error = ctx.error().message;
       } else {
         lw.server_ctx = *ctx;
-        openListeners(lw);
+        if (config_.inpod) {
+          openInpodListeners(lw, uid);
+        } else {
+          openListeners(lw);
+        }
       }
       if (!lw.error.empty()) {
-        log::warn(*logger, "workload_listeners_failed", "workload", w->namespace_() + "/" + w->name(), "error",
-                  lw.error);
+        log::warn(*logger, "workload_listeners_failed", "workload", lw.name, "error", lw.error);
       } else {
-        log::info(*logger, "workload_added", "workload", w->namespace_() + "/" + w->name(), "uid", w->uid(),
-                  "identity", id.toString());
+        log::info(*logger, "workload_added", "workload", lw.name, "uid", uid, "identity", lw.identity.toString());
       }
-      next.emplace(w->uid(), std::move(lw));
+      next.emplace(uid, std::move(lw));
     }
     for (const auto& [uid, lw] : local_) {
       if (!next.count(uid)) log::info(*logger, "workload_removed", "uid", uid);
@@ -255,14 +300,17 @@ nlohmann::json Proxy::dump() const {
   auto state = state_.current();
   nlohmann::json out;
   out["node"] = config_.node_name;
+  out["mode"] = config_.inpod ? "inpod" : "shared";
   {
     std::lock_guard lock(mu_);
     auto locals = nlohmann::json::array();
     for (const auto& [uid, lw] : local_) {
       nlohmann::json j{{"uid", uid},
-                       {"name", lw.workload->namespace_() + "/" + lw.workload->name()},
-                       {"identity", identityOf(*lw.workload).toString()},
-                       {"listeners", lw.listeners.size()}};
+                       {"name", lw.name},
+                       {"identity", lw.identity.toString()},
+                       {"listeners", lw.listeners.size()},
+                       {"in_wds", lw.workload != nullptr}};
+      if (lw.netns) j["netns_inode"] = lw.netns->inode();
       if (!lw.error.empty()) j["error"] = lw.error;
       locals.push_back(std::move(j));
     }

@@ -4,11 +4,17 @@
 // policy changes re-check; Istio's TCP metrics and an access log line per
 // connection.
 //
-// Shared mode (this file's listeners): the proxy runs in its own network
-// namespace and listens on each local workload's own address (workload_ip:15008
-// and :15006), so two proxies on one host (tests, the lab) never collide and
-// the HBONE address of a workload is what WDS says. In-pod mode opens the same
-// listeners inside each pod's network namespace instead (node-agent issue).
+// Two modes, one code path:
+// - shared: the proxy runs in its own network namespace and listens on each
+//   local workload's own address (workload_ip:15008 and :15006); the local
+//   workloads are those WDS puts on our node; apps enter by SOCKS5. Tests and
+//   hosts without capture use it.
+// - in-pod: the node agent hands over each enrolled pod's network namespace
+//   (common/zds); the proxy opens 15001 (outbound capture), 15006 and 15008
+//   inside it, and makes that pod's outgoing connections there too, marked so
+//   capture lets them through. The original destination of a captured
+//   connection comes from SO_ORIGINAL_DST (iptables REDIRECT, or the eBPF
+//   getsockopt answer) or the accepted socket's own address (sk_lookup).
 #pragma once
 
 #include <atomic>
@@ -28,7 +34,10 @@
 #include "common/app/service.h"
 #include "common/hbone/connection.h"
 #include "common/hbone/pool.h"
+#include "common/hbone/tls_io.h"
+#include "common/netns/netns.h"
 #include "common/runtime/listener.h"
+#include "common/zds/pod_set.h"
 #include "ztunnel/identity/manager.h"
 #include "ztunnel/proxy/connections.h"
 #include "ztunnel/telemetry/labels.h"
@@ -41,6 +50,9 @@ using asio::ip::tcp;
 
 struct ProxyConfig {
   std::string node_name;            // workloads with this node are ours
+  bool inpod = false;               // in-pod mode: pods and their netns come from onPods()
+  uint16_t outbound_port = 15001;   // in-pod: the outbound capture listener
+  uint32_t mark = netns::kProxyMark;  // in-pod: on our sockets, so capture skips them
   std::string network;              // our network ("" = default)
   std::string trust_domain = "cluster.local";
   uint16_t hbone_port = 15008;
@@ -74,6 +86,9 @@ class Proxy {
   // A new snapshot (xDS thread): open/close local workloads' listeners, ask
   // for their certificates, re-authorize open inbound connections.
   void onState(const std::shared_ptr<const ProxyState>& state);
+  // In-pod mode: the pods the node agent handed over (its client thread).
+  // Their listeners are open when this returns (the agent's ack says so).
+  void onPods(const zds::Pods& pods);
   // On drain: GOAWAY on pooled connections (runs on each worker).
   void drainPools();
   // After the workers stopped: closes listeners and pooled connections while
@@ -87,7 +102,10 @@ class Proxy {
 
  private:
   struct LocalWorkload {
-    WorkloadPtr workload;
+    WorkloadPtr workload;  // from WDS; in-pod mode may not have it yet
+    std::string name;      // namespace/name
+    tls::Identity identity;
+    std::shared_ptr<netns::Netns> netns;  // in-pod mode: the pod's network namespace
     std::shared_ptr<asio::ssl::context> server_ctx;
     std::vector<std::unique_ptr<runtime::Listener>> listeners;
     std::string error;  // why a listener could not open
@@ -96,15 +114,31 @@ class Proxy {
   // Inbound (inbound.cc).
   asio::awaitable<void> serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
   asio::awaitable<void> handleConnect(std::shared_ptr<hbone::Stream> stream, std::string uid,
-                                      std::optional<tls::Identity> peer, tcp::endpoint peer_ep);
+                                      std::optional<tls::Identity> peer, tcp::endpoint peer_ep,
+                                      std::shared_ptr<netns::Netns> ns);
   asio::awaitable<void> servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
 
   // Outbound (outbound.cc).
   asio::awaitable<void> serveSocks5(tcp::socket& socket, runtime::ConnectionContext& ctx);
   using Reply = std::function<asio::awaitable<void>(uint8_t socks_code)>;
   asio::awaitable<void> outbound(tcp::socket& app, runtime::ConnectionContext& ctx, WorkloadPtr source,
-                                 std::string dst_ip, uint16_t dst_port, Reply reply);
+                                 std::string dst_ip, uint16_t dst_port, Reply reply,
+                                 std::shared_ptr<netns::Netns> ns);
 
+  // A new pooled HBONE connection, dialled from `ns` (in-pod) or here.
+  asio::awaitable<Result<hbone::TlsStream>> dialHbone(asio::any_io_executor ex, std::shared_ptr<netns::Netns> ns,
+                                                      std::shared_ptr<asio::ssl::context> ssl_ctx, tcp::endpoint ep,
+                                                      tls::Identity expected);
+
+  // In-pod (inpod.cc): a captured outbound connection on 15001.
+  asio::awaitable<void> serveCaptured(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
+  // A socket for an outgoing connection: in `ns` and marked (in-pod), else
+  // unopened (the connect opens it here).
+  Result<tcp::socket> newSocket(const asio::any_io_executor& ex, const tcp& protocol, const netns::Netns* ns);
+  void openInpodListeners(LocalWorkload& lw, const std::string& uid);
+  // Rebuilds the local workloads from WDS (shared) or the agent's pods (in-pod).
+  void reconcile(const std::shared_ptr<const ProxyState>& state);
+  std::shared_ptr<netns::Netns> netnsOf(const std::string& uid) const;
   std::shared_ptr<asio::ssl::context> clientContext(const tls::Identity& id);
   Result<std::shared_ptr<asio::ssl::context>> serverContext(const tls::Identity& id);
   void openListeners(LocalWorkload& lw);
@@ -126,8 +160,10 @@ class Proxy {
   std::vector<std::unique_ptr<hbone::ClientPool>> pools_;  // one per worker, used on that worker only
   std::atomic<uint64_t> round_robin_{0};
 
-  mutable std::mutex mu_;  // guards local_ and client_ctx_
+  std::mutex reconcile_mu_;  // one reconcile at a time (xDS and node-agent threads)
+  mutable std::mutex mu_;    // guards local_, pods_ and client_ctx_
   std::map<std::string, LocalWorkload> local_;  // by workload uid
+  zds::Pods pods_;                              // in-pod: from the node agent
   std::map<std::string, std::shared_ptr<asio::ssl::context>> client_ctx_;  // by SPIFFE id
 };
 
@@ -137,6 +173,10 @@ asio::ip::address fromRawIp(const std::string& raw);
 // Connects `s` to `ep` within `timeout` (timed_out when it passes), with TCP_NODELAY.
 asio::awaitable<boost::system::error_code> connectWithin(tcp::socket& s, const tcp::endpoint& ep,
                                                          std::chrono::milliseconds timeout);
+// The original destination of a captured connection: SO_ORIGINAL_DST
+// (iptables REDIRECT, eBPF's getsockopt answer), else the socket's local
+// address (sk_lookup delivers with the original destination as local address).
+std::optional<tcp::endpoint> originalDestination(tcp::socket& s);
 // The client address in `forwarded: for="..."` (RFC 7239), if it is an IP literal.
 std::optional<asio::ip::address> forwardedFor(std::string_view header);
 

@@ -1,0 +1,37 @@
+// Network namespaces a privileged test makes: unique names ("ambt" + pid +
+// random), removed on destruction (also when the test fails), and commands or
+// sockets run inside them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/netns/netns.h"
+
+namespace ambit::test {
+
+// A short prefix unique to this process and call, e.g. "ambt4821a7".
+std::string uniqueName(const std::string& stem);
+
+// Runs `cmd` with /bin/sh; returns its exit status (-1 if it could not run).
+int shell(const std::string& cmd);
+
+class ScopedNetns {
+ public:
+  // `ip netns add name`, loopback up; throws std::runtime_error on failure.
+  explicit ScopedNetns(std::string name);
+  ~ScopedNetns();
+  ScopedNetns(const ScopedNetns&) = delete;
+  ScopedNetns& operator=(const ScopedNetns&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::shared_ptr<netns::Netns>& ns() const { return ns_; }
+  // `ip netns exec NAME sh -c CMD`; the exit status.
+  int exec(const std::string& cmd) const;
+
+ private:
+  std::string name_;
+  std::shared_ptr<netns::Netns> ns_;
+};
+
+}  // namespace ambit::test
