@@ -1,7 +1,10 @@
 // Accept loops, one per worker.
 #include "common/runtime/listener.h"
 
+#include <sys/socket.h>
+
 #include <future>
+#include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -17,16 +20,50 @@ namespace ambit::runtime {
 
 using asio::ip::tcp;
 
-struct Listener::State {
+struct Listener::State : std::enable_shared_from_this<Listener::State> {
   Drain& drain;
   ConnectionHandler handler;
   ListenerOptions options;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<std::size_t> workers;
+  std::vector<asio::io_context*> contexts;  // acceptors[i] lives on contexts[i]
   std::shared_ptr<spdlog::logger> log = log::scope("listener");
+  std::mutex mu;        // guards stopped and the shutdown of the fds
+  bool stopped = false;
 
   State(Drain& d, ConnectionHandler h, ListenerOptions o)
       : drain(d), handler(std::move(h)), options(std::move(o)) {}
+
+  // Stops accepting now, from any thread: shutdown() takes each listening
+  // socket out of the kernel's lookups at once (new connections are refused,
+  // or go to another SO_REUSEPORT listener; queued ones migrate when
+  // tcp_migrate_req is on). Then each acceptor is closed on its own worker and
+  // waited for (bounded), so none is left open for the io_context's teardown.
+  void stop() {
+    std::vector<std::future<void>> closed;
+    {
+      std::lock_guard lock(mu);
+      if (stopped) return;
+      stopped = true;
+      for (auto& acc : acceptors) ::shutdown(acc->native_handle(), SHUT_RD);
+      for (std::size_t i = 0; i < acceptors.size(); ++i) {
+        auto* a = acceptors[i].get();
+        if (contexts[i]->get_executor().running_in_this_thread()) {
+          boost::system::error_code ignored;
+          a->close(ignored);
+          continue;
+        }
+        auto done = std::make_shared<std::promise<void>>();
+        closed.push_back(done->get_future());
+        asio::post(*contexts[i], [self = shared_from_this(), a, done] {
+          boost::system::error_code ignored;
+          a->close(ignored);
+          done->set_value();
+        });
+      }
+    }
+    for (auto& f : closed) f.wait_for(std::chrono::seconds(1));  // bounded: a stopped worker never runs it
+  }
 };
 
 namespace {
@@ -78,7 +115,7 @@ asio::awaitable<void> acceptLoop(std::shared_ptr<Listener::State> st, tcp::accep
   auto executor = co_await asio::this_coro::executor;
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec == asio::error::operation_aborted || ec == asio::error::invalid_argument || !acceptor.is_open()) break;
     if (ec) {
       // Out of fds or memory: back off briefly instead of spinning on accept.
       log::warn(*st->log, "accept_failed", "listener", st->options.name, "error", ec.message());
@@ -108,6 +145,7 @@ Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain
     if (i == 0) bind_ep = (*acc)->local_endpoint();  // port 0 -> the port the kernel chose
     st->acceptors.push_back(std::move(*acc));
     st->workers.push_back(i);
+    st->contexts.push_back(&pool.context(i));
   }
   auto listener = std::unique_ptr<Listener>(new Listener(st));
   listener->local_ = bind_ep;
@@ -116,35 +154,14 @@ Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain
   }
   std::weak_ptr<State> weak = st;
   drain.onStart([weak] {
-    // Runs on the draining thread (never a worker): wait until every acceptor is
-    // closed, so "refused once the drain started" holds when drainAndWait goes on.
-    if (auto s = weak.lock()) {
-      std::vector<std::future<void>> closed;
-      for (auto& acc : s->acceptors) {
-        auto done = std::make_shared<std::promise<void>>();
-        closed.push_back(done->get_future());
-        asio::post(acc->get_executor(), [s, a = acc.get(), done] {
-          boost::system::error_code ignored;
-          a->close(ignored);
-          done->set_value();
-        });
-      }
-      for (auto& f : closed) f.wait_for(std::chrono::seconds(1));  // bounded: a stopped pool never runs it
-    }
+    // "Refused once the drain started" holds as soon as this returns.
+    if (auto s = weak.lock()) s->stop();
   });
   log::info(*st->log, "listening", "listener", st->options.name, "address", bind_ep.address().to_string(),
             "port", bind_ep.port(), "acceptors", st->acceptors.size());
   return listener;
 }
 
-void Listener::stopAccepting() {
-  auto st = state_;
-  for (auto& acc : st->acceptors) {
-    asio::post(acc->get_executor(), [st, a = acc.get()] {
-      boost::system::error_code ignored;
-      a->close(ignored);
-    });
-  }
-}
+void Listener::stopAccepting() { state_->stop(); }
 
 }  // namespace ambit::runtime

@@ -47,7 +47,9 @@ class Listener {
   ~Listener();
 
   asio::ip::tcp::endpoint localEndpoint() const { return local_; }
-  // Closes the acceptors (thread-safe, idempotent); live connections go on.
+  // Stops accepting at once (thread-safe, idempotent): when it returns, new
+  // connections are refused (or go to another SO_REUSEPORT listener). The
+  // acceptors close on their workers; live connections go on.
   void stopAccepting();
 
  struct State;  // implementation detail, shared with the accept coroutines

@@ -83,10 +83,13 @@ class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::De
       if (!res) continue;
       DeltaSubscription::Resources res_ptr(latest_, res);  // shares the set's lifetime
       Delta d = sub.diff(res_ptr);
-      if (d.empty()) {
+      bool first_answer = answered_.insert(type).second;
+      if (d.empty() && !first_answer) {
         sub.markSent(d, res_ptr, true);  // in step with this set: later diffs can use its change log
         continue;
       }
+      // A new subscription is always answered, even with nothing in it: that
+      // is how the client learns it has the whole (empty) set and is synced.
       // Keep each response bounded; what does not fit goes in the next one.
       std::size_t bytes = 0;
       Delta sent;
@@ -119,6 +122,7 @@ class DeltaStream final : public StreamReactor<ds::DeltaDiscoveryRequest, ds::De
 
   std::map<std::string, DeltaSubscription> subs_;
   std::set<std::string> unknown_types_to_answer_;
+  std::set<std::string> answered_;  // types this stream has sent a response for
   static constexpr std::size_t kMaxPending = 64;
   std::map<uint64_t, Pending> pending_;  // by nonce
   std::map<std::string, std::string> last_nack_;

@@ -34,6 +34,7 @@
 #include "ztunnel/identity/manager.h"
 #include "common/tls/openssl_ptr.h"
 #include "tests/support/hbone_echo.h"
+#include "tests/support/mesh.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
 #include "tests/support/test_certs.h"
@@ -74,17 +75,8 @@ class ZtunnelIntegrationTest : public ::testing::Test {
                                             "token: waypoint-token-0123456789}\n";
     std::ofstream(dir_ + "/a.token") << "node-a-token-0123456789\n";
     std::ofstream(dir_ + "/b.token") << "node-b-token-0123456789\n";
-    ambitd_ = std::make_unique<ChildProcess>(
-        AMBITD_BINARY,
-        std::vector<std::string>{"--config_dir", dir_ + "/config", "--xds.address", "127.0.0.1", "--xds.plaintext_port",
-                                 "0", "--xds.tls_port", "0", "--ca.state_dir", dir_ + "/state", "--ca.cacerts_dir",
-                                 dir_ + "/no-cacerts", "--ca.token_file", dir_ + "/tokens.yaml", "--admin.port", "0",
-                                 "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
-                                 "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0",
-                                 "--workers", "1", "--push.debounce", "20ms"});
-    auto line = ambitd_->waitForLine("msg=xds_listening", 20s);
-    ASSERT_TRUE(line) << ambitd_->output();
-    tls_port_ = ChildProcess::field(*line, "tls_port");
+    ambitd_ = startAmbitd(dir_, &tls_port_);
+    ASSERT_TRUE(ambitd_);
     a_ = startZtunnel("node-a", "a.token");
     b_ = startZtunnel("node-b", "b.token");
     ASSERT_TRUE(a_.proc && b_.proc);
@@ -108,58 +100,13 @@ class ZtunnelIntegrationTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  struct Ztunnel {
-    std::unique_ptr<ChildProcess> proc;
-    uint16_t socks = 0;
-    uint16_t stats = 0;
-  };
+  using Ztunnel = ZtunnelProcess;
 
   Ztunnel startZtunnel(const std::string& node, const std::string& token) {
-    Ztunnel z;
-    z.proc = std::make_unique<ChildProcess>(
-        ZTUNNEL_BINARY,
-        std::vector<std::string>{"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port_, "--xds.root_cert",
-                                 dir_ + "/state/root-cert.pem", "--ca.token_file", dir_ + "/" + token, "--admin.port",
-                                 "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
-                                 "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0",
-                                 "--socks5.port", "0", "--workers", "2", "--drain_deadline", "2s",
-                                 "--xds.max_backoff", "2s", "--ca.certificate_ttl", certificate_ttl_});
-    auto started = z.proc->waitForLine("msg=started", 20s);
-    auto line = z.proc->waitForLine("msg=ztunnel_started", 20s);
-    if (!started || !line) {
-      ADD_FAILURE() << z.proc->output();
-      z.proc.reset();
-      return z;
-    }
-    z.socks = static_cast<uint16_t>(std::stoi(ChildProcess::field(*line, "socks5_port")));
-    auto stats = ChildProcess::field(*started, "stats");
-    z.stats = static_cast<uint16_t>(std::stoi(stats.substr(stats.rfind(':') + 1)));
-    return z;
+    return test::startZtunnel(dir_, tls_port_, node, token, {"--ca.certificate_ttl", certificate_ttl_});
   }
 
-  std::string meshYaml() const {
-    return R"(apiVersion: v1
-kind: Namespace
-metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client, namespace: demo, labels: {app: client}}
-spec: {serviceAccountName: client, nodeName: node-a}
-status: {podIP: )" + client_ip_ + R"(}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: backend, namespace: demo, labels: {app: backend}}
-spec: {serviceAccountName: backend, nodeName: node-b}
-status: {podIP: )" + backend_ip_ + R"(}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend, namespace: demo}
-spec: {clusterIP: )" + vip_ + R"(, selector: {app: backend}, ports: [{name: tcp, port: 80, targetPort: 8080}]}
-)";
-  }
+  std::string meshYaml() const { return twoNodeMeshYaml(client_ip_, backend_ip_, vip_); }
 
   void writeConfig(const std::string& name, const std::string& content) {
     std::string tmp = dir_ + "/config/." + name + ".tmp";

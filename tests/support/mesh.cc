@@ -1,0 +1,85 @@
+#include "tests/support/mesh.h"
+
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+namespace ambit::test {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+uint16_t portOf(const std::string& host_port) {
+  return static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
+}
+
+}  // namespace
+
+std::string twoNodeMeshYaml(const std::string& client_ip, const std::string& backend_ip, const std::string& vip) {
+  return R"(apiVersion: v1
+kind: Namespace
+metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: demo, labels: {app: client}}
+spec: {serviceAccountName: client, nodeName: node-a}
+status: {podIP: )" + client_ip + R"(}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: backend, namespace: demo, labels: {app: backend}}
+spec: {serviceAccountName: backend, nodeName: node-b}
+status: {podIP: )" + backend_ip + R"(}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: backend, namespace: demo}
+spec: {clusterIP: )" + vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 80, targetPort: 8080}]}
+)";
+}
+
+std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* tls_port) {
+  auto p = std::make_unique<ChildProcess>(
+      AMBITD_BINARY,
+      std::vector<std::string>{"--config_dir", dir + "/config", "--xds.address", "127.0.0.1", "--xds.plaintext_port",
+                               "0", "--xds.tls_port", "0", "--ca.state_dir", dir + "/state", "--ca.cacerts_dir",
+                               dir + "/no-cacerts", "--ca.token_file", dir + "/tokens.yaml", "--admin.port", "0",
+                               "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
+                               "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0", "--workers",
+                               "1", "--push.debounce", "20ms"});
+  auto line = p->waitForLine("msg=xds_listening", 20s);
+  if (!line) {
+    ADD_FAILURE() << "ambitd did not start:\n" << p->output();
+    return nullptr;
+  }
+  *tls_port = ChildProcess::field(*line, "tls_port");
+  return p;
+}
+
+ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port, const std::string& node,
+                            const std::string& token, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port, "--xds.root_cert",
+                                dir + "/state/root-cert.pem", "--ca.token_file", dir + "/" + token, "--admin.port",
+                                "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
+                                "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0",
+                                "--socks5.port", "0", "--workers", "2", "--drain_deadline", "2s", "--xds.max_backoff",
+                                "2s"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  ZtunnelProcess z;
+  z.proc = std::make_unique<ChildProcess>(ZTUNNEL_BINARY, args);
+  auto started = z.proc->waitForLine("msg=started", 20s);
+  auto line = z.proc->waitForLine("msg=ztunnel_started", 20s);
+  if (!started || !line) {
+    ADD_FAILURE() << "ztunnel " << node << " did not start:\n" << z.proc->output();
+    z.proc.reset();
+    return z;
+  }
+  z.socks = static_cast<uint16_t>(std::stoi(ChildProcess::field(*line, "socks5_port")));
+  z.stats = portOf(ChildProcess::field(*started, "stats"));
+  z.readiness = portOf(ChildProcess::field(*started, "readiness"));
+  return z;
+}
+
+}  // namespace ambit::test
