@@ -114,10 +114,12 @@ void Proxy::drainPools() {
 }
 
 void Proxy::stop() {
+  std::map<std::string, LocalWorkload> closing;
   {
     std::lock_guard lock(mu_);
-    local_.clear();
+    closing.swap(local_);
   }
+  closing.clear();
   socks5_.reset();
   pools_.clear();
 }
@@ -221,6 +223,9 @@ void Proxy::reconcile(const std::shared_ptr<const ProxyState>& state) {
     }
   }
   std::set<std::string> identities;
+  // Listeners that go close outside mu_: closing waits for their workers,
+  // which take mu_ to look up a workload.
+  std::map<std::string, LocalWorkload> retired;
   {
     std::lock_guard lock(mu_);
     std::map<std::string, LocalWorkload> next;
@@ -238,7 +243,10 @@ void Proxy::reconcile(const std::shared_ptr<const ProxyState>& state) {
         next.emplace(uid, std::move(it->second));
         continue;
       }
-      if (it != local_.end()) local_.erase(it);  // changed: reopen
+      if (it != local_.end()) {  // changed: reopen
+        retired.emplace(uid + " (replaced)", std::move(it->second));
+        local_.erase(it);
+      }
       auto ctx = serverContext(lw.identity);
       if (!ctx) {
         lw.error = ctx.error().message;
@@ -260,11 +268,13 @@ void Proxy::reconcile(const std::shared_ptr<const ProxyState>& state) {
     for (const auto& [uid, lw] : local_) {
       if (!next.count(uid)) log::info(*logger, "workload_removed", "uid", uid);
     }
-    local_ = std::move(next);  // listeners of workloads that left close here
+    for (auto& [uid, lw] : local_) retired.emplace(uid, std::move(lw));  // workloads that left
+    local_ = std::move(next);
     for (auto it = client_ctx_.begin(); it != client_ctx_.end();) {
       it = identities.count(it->first) ? std::next(it) : client_ctx_.erase(it);
     }
   }
+  retired.clear();
   identities_.setWanted(identities);
   connections_.reauthorize(*state);
 }
