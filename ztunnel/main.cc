@@ -1,5 +1,8 @@
 // ztunnel: Ambit's node proxy. Wires the xDS client (ambitd), the identity
 // manager (ambitd's CA), the proxy's listeners and the admin endpoints.
+#include <atomic>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 
 #include "common/app/service.h"
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<zds::Client> agent;
   if (cfg.proxy.inpod) {
     agent = std::make_unique<zds::Client>(zds::ClientOptions{.path = cfg.inpod_socket},
-                                          [&proxy](const zds::Pods& pods) { proxy.onPods(pods); });
+                                          [&proxy](const zds::Pods& pods) { return proxy.onPods(pods); });
   }
 
   service.setReadiness([&]() -> admin::Readiness {
@@ -114,12 +117,24 @@ int main(int argc, char** argv) {
   }
   identities.start();
   xds.start();
-  if (agent) agent->start();
+  // Pods are taken over only once the first xDS config is in: a new ztunnel
+  // beside a running one (rolling restart) must not join the pods' listeners
+  // before it can serve them.
+  std::atomic<bool> stopping{false};
+  std::thread agent_starter;
+  if (agent) {
+    agent_starter = std::thread([&] {
+      while (!stopping && !xds.synced()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (!stopping) agent->start();
+    });
+  }
   auto socks = proxy.socks5Endpoint();
   log::info(*logger, "ztunnel_started", "node", cfg.proxy.node_name, "mode", cfg.proxy.inpod ? "inpod" : "shared",
             "xds", cfg.xds_address, "socks5_port",
             socks ? socks->port() : 0, "admin_port", service.adminEndpoint().port());
   int rc = service.runUntilShutdown();
+  stopping = true;
+  if (agent_starter.joinable()) agent_starter.join();
   if (agent) agent->stop();
   xds.stop();
   identities.stop();

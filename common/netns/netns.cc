@@ -39,12 +39,18 @@ Status runIn(const Netns& ns, const std::function<void()>& fn) {
     ::close(home);
     return makeError(ErrorCode::kPermissionDenied, "cannot enter network namespace: {}", std::strerror(err));
   }
+  // Back home however fn ends (an exception too), or abort.
+  struct Return {
+    int home;
+    ~Return() {
+      if (::setns(home, CLONE_NEWNET) != 0) {
+        std::fprintf(stderr, "fatal: cannot return to the home network namespace: %s\n", std::strerror(errno));
+        std::abort();
+      }
+      ::close(home);
+    }
+  } back{home};
   fn();
-  if (::setns(home, CLONE_NEWNET) != 0) {
-    std::fprintf(stderr, "fatal: cannot return to the home network namespace: %s\n", std::strerror(errno));
-    std::abort();
-  }
-  ::close(home);
   return {};
 }
 

@@ -65,14 +65,22 @@ void Drain::remove(const std::shared_ptr<Entry>& e) {
   }
 }
 
-void Drain::onStart(std::function<void()> stop_accepting) {
-  bool now = false;
+uint64_t Drain::onStart(std::function<void()> stop_accepting) {
+  uint64_t id = 0;
   {
     std::lock_guard lock(mu_);
-    if (draining_) now = true;
-    else stop_accepting_.push_back(stop_accepting);
+    if (!draining_) {
+      id = next_id_++;
+      stop_accepting_.emplace(id, std::move(stop_accepting));
+    }
   }
-  if (now) stop_accepting();
+  if (id == 0) stop_accepting();
+  return id;
+}
+
+void Drain::removeOnStart(uint64_t id) {
+  std::lock_guard lock(mu_);
+  stop_accepting_.erase(id);
 }
 
 bool Drain::draining() const {
@@ -86,7 +94,7 @@ std::size_t Drain::active() const {
 }
 
 Drain::Outcome Drain::drainAndWait(std::chrono::milliseconds deadline, std::chrono::milliseconds grace) {
-  std::vector<std::function<void()>> stoppers;
+  std::map<uint64_t, std::function<void()>> stoppers;
   std::set<std::shared_ptr<Entry>> snapshot;
   {
     std::lock_guard lock(mu_);
@@ -94,7 +102,7 @@ Drain::Outcome Drain::drainAndWait(std::chrono::milliseconds deadline, std::chro
     stoppers.swap(stop_accepting_);
     snapshot = live_;
   }
-  for (auto& stop : stoppers) stop();
+  for (auto& [id, stop] : stoppers) stop();
   for (const auto& e : snapshot) {
     asio::post(e->executor, [e] {
       if (e->alive && !e->drain_signalled && e->on_drain) {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -52,8 +53,11 @@ class Drain {
   Handle track(asio::any_io_executor executor, std::function<void()> on_deadline);
 
   // Registers a listener's stop-accepting callback (runs on the draining thread;
-  // it must be thread-safe, e.g. post to the listener's executor).
-  void onStart(std::function<void()> stop_accepting);
+  // it must be thread-safe, e.g. post to the listener's executor). Returns an id
+  // for removeOnStart; 0 when draining already (then it ran at once).
+  uint64_t onStart(std::function<void()> stop_accepting);
+  // Forgets a callback (a listener that closed before the drain).
+  void removeOnStart(uint64_t id);
 
   // Drains and blocks until every connection is gone or `deadline` passes; then
   // cuts the rest and waits up to `grace` for them to go. Call it from a thread
@@ -72,7 +76,8 @@ class Drain {
   bool draining_ = false;
   std::size_t ended_while_draining_ = 0;
   std::set<std::shared_ptr<Entry>> live_;
-  std::vector<std::function<void()>> stop_accepting_;
+  std::map<uint64_t, std::function<void()>> stop_accepting_;
+  uint64_t next_id_ = 1;
 };
 
 }  // namespace ambit::runtime

@@ -30,6 +30,7 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   std::shared_ptr<spdlog::logger> log = log::scope("listener");
   std::mutex mu;        // guards stopped and the shutdown of the fds
   bool stopped = false;
+  uint64_t drain_hook = 0;  // Drain::onStart id, removed when the listener goes
 
   State(Drain& d, ConnectionHandler h, ListenerOptions o)
       : drain(d), handler(std::move(h)), options(std::move(o)) {}
@@ -76,6 +77,7 @@ Result<std::unique_ptr<tcp::acceptor>> openAcceptor(asio::io_context& ctx, const
     auto fd = opts.make_socket(ep.protocol().family());
     if (!fd) return fd.error().wrap(opts.name);
     acc->assign(ep.protocol(), *fd, ec);
+    if (ec) ::close(*fd);  // not adopted: still ours
   } else {
     acc->open(ep.protocol(), ec);
   }
@@ -132,7 +134,10 @@ asio::awaitable<void> acceptLoop(std::shared_ptr<Listener::State> st, tcp::accep
 
 Listener::Listener(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-Listener::~Listener() { stopAccepting(); }
+Listener::~Listener() {
+  stopAccepting();
+  state_->drain.removeOnStart(state_->drain_hook);
+}
 
 Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain, tcp::endpoint endpoint,
                                                   ConnectionHandler handler, ListenerOptions options) {
@@ -153,7 +158,7 @@ Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain
     asio::co_spawn(pool.context(i), acceptLoop(st, *st->acceptors[i], i), asio::detached);
   }
   std::weak_ptr<State> weak = st;
-  drain.onStart([weak] {
+  st->drain_hook = drain.onStart([weak] {
     // "Refused once the drain started" holds as soon as this returns.
     if (auto s = weak.lock()) s->stop();
   });

@@ -113,7 +113,13 @@ void Client::session(int sock) {
       return;
     }
     auto out = pods_.apply(req, fd);
-    if (out.changed) on_change_(pods_.pods());
+    if (out.changed) {
+      auto failed = on_change_(pods_.pods());
+      if (req.has_add() && out.error.empty()) {
+        auto it = failed.find(req.add().uid());
+        if (it != failed.end()) out.error = req.add().uid() + ": " + it->second;
+      }
+    }
     if (pods_.synced() && !synced_) {
       synced_ = true;
       log::info(*logger, "node_agent_snapshot_applied", "pods", pods_.pods().size());

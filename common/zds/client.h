@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,8 +28,10 @@ struct ClientOptions {
 class Client {
  public:
   // `on_change` runs on the client's thread with the whole pod set, before the
-  // request that changed it is acked: an ack means ztunnel has acted on it.
-  using OnChange = std::function<void(const Pods&)>;
+  // request that changed it is acked: an ack means ztunnel has acted on it. It
+  // returns, by uid, the pods it could not serve (listeners that would not
+  // open): an AddWorkload for one of them is acked with that error.
+  using OnChange = std::function<std::map<std::string, std::string>(const Pods&)>;
   Client(ClientOptions options, OnChange on_change);
   ~Client();
 

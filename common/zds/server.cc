@@ -63,9 +63,11 @@ Status Server::exchange(int client, const WorkloadRequest& req, int fd) {
   if (auto st = send(client, req, fd); !st) return st;
   WorkloadResponse resp;
   if (auto st = receive(client, resp, nullptr, static_cast<int>(options_.ack_timeout.count())); !st) {
-    return st.error().wrap("waiting for ztunnel's ack");
+    // Whatever went wrong (silence, a hang-up, a garbled packet), the connection is no good.
+    return Error{ErrorCode::kUnavailable, "waiting for ztunnel's ack: " + st.error().message};
   }
-  if (!resp.ack().error().empty()) return makeError(ErrorCode::kInvalidArgument, "ztunnel refused: {}", resp.ack().error());
+  if (!resp.has_ack()) return makeError(ErrorCode::kUnavailable, "ztunnel answered without an ack");
+  if (!resp.ack().error().empty()) return makeError(ErrorCode::kPermissionDenied, "ztunnel refused: {}", resp.ack().error());
   return {};
 }
 
@@ -73,7 +75,7 @@ Status Server::broadcast(const WorkloadRequest& req, int fd) {
   Status result;
   for (auto it = clients_.begin(); it != clients_.end();) {
     auto st = exchange(*it, req, fd);
-    if (!st && st.error().code != ErrorCode::kInvalidArgument) {
+    if (!st && st.error().code != ErrorCode::kPermissionDenied) {
       // Lost or silent: drop it; it gets everything replayed when it comes back.
       ::close(*it);
       it = clients_.erase(it);
@@ -150,7 +152,7 @@ void Server::acceptLoop() {
       req.mutable_add()->set_uid(uid);
       *req.mutable_add()->mutable_workload_info() = pod.info;
       replay = exchange(c, req, pod.netns->fd());
-      if (!replay && replay.error().code != ErrorCode::kInvalidArgument) break;
+      if (!replay && replay.error().code != ErrorCode::kPermissionDenied) break;
       if (!replay) log::warn(*logger, "ztunnel_refused_pod", "uid", uid, "error", replay.error().message);
       replay = {};
     }

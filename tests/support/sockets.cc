@@ -140,8 +140,8 @@ SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const s
   return r;
 }
 
-Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns, int* err) {
-  auto made = netns::socketIn(ns, AF_INET, SOCK_STREAM);
+Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns, int* err, uint32_t mark) {
+  auto made = netns::socketIn(ns, AF_INET, SOCK_STREAM, 0, mark);
   if (!made) {
     if (err) *err = EPERM;
     return Fd();

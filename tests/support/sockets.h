@@ -63,7 +63,9 @@ SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const s
 
 // A blocking TCP connection to `ip`:`port` made inside `ns` (null: here),
 // with 10 s I/O timeouts. On failure the Fd is invalid and `*err` is errno.
-Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns = nullptr, int* err = nullptr);
+// With `mark`, the socket carries that SO_MARK (0x539: exempt from capture).
+Fd connectTo(const std::string& ip, uint16_t port, const netns::Netns* ns = nullptr, int* err = nullptr,
+             uint32_t mark = 0);
 
 // Sends `msg` and reads back as many bytes (an echo); "" on error or EOF first.
 std::string roundTrip(int fd, const std::string& msg);

@@ -37,7 +37,8 @@ using ::testing::HasSubstr;
 
 constexpr const char* kClientIp = "198.18.10.2";
 constexpr const char* kBackendIp = "198.18.10.3";
-constexpr const char* kOutsideIp = "198.18.10.9";  // in B's namespace, not a workload
+constexpr const char* kOutsideIp = "198.18.10.9";  // a host on the link (in B's netns, not captured), not a workload
+constexpr const char* kStrayIp = "198.18.10.10";   // on B's link, captured, but no workload's address
 constexpr const char* kVip = "198.19.0.10";
 constexpr const char* kClientUid = "Kubernetes//Pod/demo/client";
 constexpr const char* kBackendUid = "Kubernetes//Pod/demo/backend";
@@ -76,7 +77,9 @@ class InpodTest : public ::testing::Test {
                            "ip route add default dev eth0 && " + kCaptureRules),
               0);
     ASSERT_EQ(pod_b_->exec(std::string("ip addr add ") + kBackendIp + "/24 dev eth0 && ip addr add " + kOutsideIp +
-                           "/32 dev eth0 && ip link set eth0 up && ip route add default dev eth0 && " + kCaptureRules),
+                           "/32 dev eth0 && ip addr add " + kStrayIp + "/32 dev eth0 && ip link set eth0 up && " +
+                           "ip route add default dev eth0 && " + kCaptureRules + " && iptables -t nat -I PREROUTING -d " +
+                           kOutsideIp + " -j RETURN"),
               0);
     backend_ = std::make_unique<EchoServer>("0.0.0.0", 8080, pod_b_->ns().get());
     outside_ = std::make_unique<EchoServer>(kOutsideIp, 9000, pod_b_->ns().get());
@@ -196,15 +199,39 @@ TEST_F(InpodTest, CapturedConnectionCrossesNodesOverMutualTls) {
   EXPECT_THAT(src, HasSubstr("destination_principal=\"spiffe://cluster.local/ns/demo/sa/backend\""));
 }
 
-TEST_F(InpodTest, NonMeshDestinationPassesThroughAndArrivesOnInboundPlaintext) {
-  // A -> 198.18.10.9:9000 (not a workload): passthrough from A's ztunnel; it
-  // lands in B's namespace, whose capture sends it to B's 15006 (no peer
-  // identity), which allows it (no policy) and connects to the app.
-  EXPECT_EQ(exchange(kOutsideIp, 9000, "plain"), "plain") << za_.proc->output() << zb_.proc->output();
+TEST_F(InpodTest, NonMeshDestinationPassesThrough) {
+  // A -> 198.18.10.9:9000, a host on the link that is not in the mesh: A's
+  // ztunnel passes it through in plain TCP.
+  EXPECT_EQ(exchange(kOutsideIp, 9000, "plain"), "plain") << za_.proc->output();
   auto a = za_.proc->waitForLine("msg=access direction=outbound", 10s);
   ASSERT_TRUE(a);
   EXPECT_THAT(*a, HasSubstr("via=passthrough"));
-  EXPECT_TRUE(zb_.proc->waitForLine("msg=access direction=inbound_plaintext", 10s)) << zb_.proc->output();
+}
+
+TEST_F(InpodTest, PlaintextFromOutsideTheMeshArrivesOnInboundPlaintext) {
+  // A client that is not captured (its socket carries the exempt mark, as a
+  // non-mesh host would be) dials the backend: B's capture sends it to 15006,
+  // which authorizes it without a peer identity and connects to the app.
+  int err = 0;
+  auto fd = connectTo(kBackendIp, 8080, pod_a_->ns().get(), &err, netns::kProxyMark);
+  ASSERT_TRUE(fd.valid()) << std::strerror(err);
+  EXPECT_EQ(roundTrip(fd.get(), "no mesh"), "no mesh") << zb_.proc->output();
+  ::shutdown(fd.get(), SHUT_WR);  // the access line is written when the connection ends
+  EXPECT_TRUE(waitClosed(fd.get(), 10000));
+  auto line = zb_.proc->waitForLine("msg=access direction=inbound_plaintext", 10s);
+  ASSERT_TRUE(line) << zb_.proc->output();
+  EXPECT_THAT(*line, HasSubstr("outcome=closed"));
+}
+
+TEST_F(InpodTest, InboundPlaintextServesOnlyThePodsOwnAddresses) {
+  // Traffic captured on B's link for an address that is not the backend's
+  // must not be relayed onward from inside the pod.
+  auto fd = connectTo(kStrayIp, 9000, pod_a_->ns().get(), nullptr, netns::kProxyMark);
+  ASSERT_TRUE(fd.valid());
+  EXPECT_EQ(roundTrip(fd.get(), "relay?"), "");
+  auto line = zb_.proc->waitForLine("msg=access direction=inbound_plaintext", 10s);
+  ASSERT_TRUE(line) << zb_.proc->output();
+  EXPECT_THAT(*line, HasSubstr("outcome=rejected"));
 }
 
 TEST_F(InpodTest, PolicyFromYamlDeniesTheCaller) {

@@ -56,18 +56,28 @@ std::string readFile(const std::string& path) {
 class ZtunnelIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Random 127.A.B.x addresses so tests running in parallel stay apart; on
+    // the rare draw another test holds, draw again (bounded).
     std::random_device rd;
-    net_ = "127." + std::to_string(100 + rd() % 150) + ".";
-    client_ip_ = net_ + "1.10";
-    backend_ip_ = net_ + "2.10";
-    vip_ = net_ + "0.10";
-    outside_ip_ = net_ + "9.9";
+    for (int attempt = 0; attempt < 10 && !backend_; ++attempt) {
+      net_ = "127." + std::to_string(100 + rd() % 150) + ".";
+      int b = block_ = static_cast<int>(rd() % 25) * 10;
+      client_ip_ = net_ + std::to_string(b + 1) + ".10";
+      backend_ip_ = net_ + std::to_string(b + 2) + ".10";
+      vip_ = net_ + std::to_string(b) + ".10";
+      outside_ip_ = net_ + std::to_string(b + 9) + ".9";
+      try {
+        backend_ = std::make_unique<EchoServer>(backend_ip_, 8080);
+        outside_ = std::make_unique<EchoServer>(outside_ip_, 0);
+      } catch (const std::exception&) {
+        backend_.reset();
+      }
+    }
+    ASSERT_TRUE(backend_ && outside_) << "no free 127.x address block after 10 draws";
     char tmpl[] = "/tmp/ambit-test-ztunnel-XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     fs::create_directories(dir_ + "/config");
-    backend_ = std::make_unique<EchoServer>(backend_ip_, 8080);
-    outside_ = std::make_unique<EchoServer>(outside_ip_, 0);
     writeConfig("mesh.yaml", meshYaml());
     std::ofstream(dir_ + "/tokens.yaml") << "nodes:\n- {name: node-a, token: node-a-token-0123456789}\n"
                                             "- {name: node-b, token: node-b-token-0123456789}\n"
@@ -114,6 +124,10 @@ class ZtunnelIntegrationTest : public ::testing::Test {
     fs::rename(tmp, dir_ + "/config/" + name);
   }
 
+  // An address in this test's block: 127.A.(block + third).fourth.
+  std::string ip(int third, int fourth) const { return net_ + std::to_string(block_ + third) + "." + std::to_string(fourth); }
+
+  int block_ = 0;
   std::string certificate_ttl_ = "24h";
   std::string net_, client_ip_, backend_ip_, vip_, outside_ip_;
   std::string dir_;
@@ -394,8 +408,8 @@ class FakeWaypoint {
 };
 
 TEST_F(ZtunnelIntegrationTest, ServicesWithAWaypointAreSentToIt) {
-  std::string waypoint_ip = net_ + "3.50";
-  std::string reviews_vip = net_ + "0.20";
+  std::string waypoint_ip = ip(3, 50);
+  std::string reviews_vip = ip(0, 20);
   FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"));
   ASSERT_TRUE(waypoint.ready()) << ambitd_->output();
   writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));
@@ -418,8 +432,8 @@ TEST_F(ZtunnelIntegrationTest, ServicesWithAWaypointAreSentToIt) {
 // hardening.md 13 (part): at the drain deadline a tunnel ends even when its
 // HBONE peer has gone silent; the proxy exits cleanly.
 TEST_F(ZtunnelIntegrationTest, DrainEndsATunnelToASilentPeer) {
-  std::string waypoint_ip = net_ + "3.50";
-  std::string reviews_vip = net_ + "0.20";
+  std::string waypoint_ip = ip(3, 50);
+  std::string reviews_vip = ip(0, 20);
   FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"), true);
   ASSERT_TRUE(waypoint.ready());
   writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));

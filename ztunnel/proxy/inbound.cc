@@ -197,6 +197,12 @@ asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::Connec
   facts.source = src_w.get();
   facts.destination = dst.get();
   if (!dst) co_return;
+  if (!hasAddress(*dst, rawIp(local_ep.address()))) {
+    // Only this workload is served here: anything else steered to 15006
+    // (another address on the pod's link) would make the pod a relay.
+    accessLog(*rec, "rejected", "destination is not an address of " + uid, started);
+    co_return;
+  }
   facts.destination_principal = identityOf(*dst);
   rec->authz = authz::Connection{std::nullopt, rawIp(peer_ep.address()), rawIp(local_ep.address()), local_ep.port()};
   rec->enforced = true;

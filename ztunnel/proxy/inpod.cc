@@ -7,6 +7,11 @@
 #include <cstring>
 #include <fstream>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "common/hbone/authority.h"
 #include "common/log/log.h"
 #include "ztunnel/proxy/proxy.h"
@@ -48,7 +53,12 @@ std::optional<tcp::endpoint> originalDestination(tcp::socket& s) {
 
 Result<tcp::socket> Proxy::newSocket(const asio::any_io_executor& ex, const tcp& protocol, const netns::Netns* ns) {
   tcp::socket s(ex);
-  if (ns == nullptr) return s;
+  if (ns == nullptr) {
+    // In-pod, every dial belongs to a pod: without its namespace (released
+    // meanwhile) there is nowhere right to dial from.
+    if (config_.inpod) return makeError(ErrorCode::kUnavailable, "the pod's network namespace is gone");
+    return s;
+  }
   auto fd = netns::socketIn(ns, protocol.family(), SOCK_STREAM, 0, config_.mark);
   if (!fd) return fd.error();
   boost::system::error_code ec;
@@ -129,6 +139,16 @@ asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::Connect
   }
   auto state = state_.current();
   auto source = state->workloadByUid(uid);
+  // A pod the agent handed over a moment before its WDS record arrived: wait
+  // for the record a little (bounded), as for a first certificate.
+  auto executor = co_await asio::this_coro::executor;
+  auto give_up = std::chrono::steady_clock::now() + config_.certificate_wait;
+  while (!source && std::chrono::steady_clock::now() < give_up) {
+    asio::steady_timer wait(executor, std::chrono::milliseconds(50));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    state = state_.current();
+    source = state->workloadByUid(uid);
+  }
   std::shared_ptr<netns::Netns> ns = netnsOf(uid);
   if (!source || !ns) {
     // Fail closed: without the control plane's record there is no policy to apply.

@@ -141,7 +141,7 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   tcp::endpoint hbone_ep(fromRawIp(req.hbone_ip), req.hbone_port);
   // In-pod, a pod's tunnels leave from its own namespace: one pool per pod.
   hbone::PoolKey key{src_id.toString(), req.expected_identity.toString(), outbound::hostPort(req.hbone_ip, req.hbone_port),
-                     ns ? source->uid() : ""};
+                     ns ? fmt::format("{}#{}", source->uid(), ns->inode()) : ""};
   auto ex = app.get_executor();
   auto expected = req.expected_identity;
   hbone::ClientPool::Dialer dial = [this, ex, ns, ssl_ctx, hbone_ep, expected]() {

@@ -92,7 +92,9 @@ Status Proxy::start() {
   for (std::size_t i = 0; i < service_.workers().size(); ++i) {
     pools_.push_back(std::make_unique<hbone::ClientPool>(service_.workers().context(i).get_executor(), config_.pool));
   }
-  if (!config_.socks5_address.empty()) {
+  // In-pod, apps are captured in their own namespace; a SOCKS5 entry in ours
+  // would dial from the node's namespace with no pod's mark: not offered.
+  if (!config_.socks5_address.empty() && !config_.inpod) {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(config_.socks5_address, ec);
     if (ec) return makeError(ErrorCode::kInvalidArgument, "socks5.address '{}': not an IP address", config_.socks5_address);
@@ -177,12 +179,18 @@ void Proxy::openListeners(LocalWorkload& lw) {
 
 void Proxy::onState(const std::shared_ptr<const ProxyState>& state) { reconcile(state); }
 
-void Proxy::onPods(const zds::Pods& pods) {
+std::map<std::string, std::string> Proxy::onPods(const zds::Pods& pods) {
   {
     std::lock_guard lock(mu_);
     pods_ = pods;
   }
   reconcile(state_.current());
+  std::map<std::string, std::string> failed;
+  std::lock_guard lock(mu_);
+  for (const auto& [uid, lw] : local_) {
+    if (!lw.error.empty()) failed.emplace(uid, lw.error);
+  }
+  return failed;
 }
 
 std::shared_ptr<netns::Netns> Proxy::netnsOf(const std::string& uid) const {

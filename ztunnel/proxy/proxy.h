@@ -88,7 +88,8 @@ class Proxy {
   void onState(const std::shared_ptr<const ProxyState>& state);
   // In-pod mode: the pods the node agent handed over (its client thread).
   // Their listeners are open when this returns (the agent's ack says so).
-  void onPods(const zds::Pods& pods);
+  // Returns the pods whose listeners could not open, with why.
+  std::map<std::string, std::string> onPods(const zds::Pods& pods);
   // On drain: GOAWAY on pooled connections (runs on each worker).
   void drainPools();
   // After the workers stopped: closes listeners and pooled connections while

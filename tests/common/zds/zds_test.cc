@@ -155,6 +155,7 @@ class ZdsEndToEndTest : public ::testing::Test {
                                         seen.uids.clear();
                                         for (const auto& [uid, p] : pods) seen.uids.push_back(uid);
                                         seen.cv.notify_all();
+                                        return std::map<std::string, std::string>{};
                                       });
     c->start();
     return c;
