@@ -1,0 +1,49 @@
+// sk_lookup (attached to each enrolled pod's namespace): inbound TCP for the
+// pod's addresses goes to ztunnel's inbound plaintext socket (15006) in that
+// pod, whatever the port, except HBONE (15008, ztunnel's own listener) and
+// traffic arriving on loopback. The accepted socket's local address is the
+// original destination. A pod address without a proxy socket is dropped.
+#include "maps.bpf.h"
+
+#define SK_DROP 0
+#define SK_PASS 1
+#define LOOPBACK_IFINDEX 1
+#define HBONE_PORT 15008
+
+SEC("sk_lookup")
+int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
+  if (ctx->protocol != IPPROTO_TCP) return SK_PASS;
+  if (ctx->local_port == HBONE_PORT || ctx->ingress_ifindex == LOOPBACK_IFINDEX) {
+    ambit_count(AMBIT_V_INBOUND_EXEMPT);
+    return SK_PASS;
+  }
+  struct ambit_addr key = {};
+  key.family = (__u16)ctx->family;
+  if (ctx->family == AF_INET) {
+    key.ip[0] = ctx->local_ip4;
+  } else {
+    key.ip[0] = ctx->local_ip6[0];
+    key.ip[1] = ctx->local_ip6[1];
+    key.ip[2] = ctx->local_ip6[2];
+    key.ip[3] = ctx->local_ip6[3];
+  }
+  if (!bpf_map_lookup_elem(&ambit_pod_addrs, &key)) {
+    ambit_count(AMBIT_V_INBOUND_NOT_POD);
+    return SK_PASS;
+  }
+  struct bpf_sock* sk = bpf_map_lookup_elem(&ambit_inbound, &key);
+  if (!sk) {
+    ambit_count(AMBIT_V_INBOUND_NO_PROXY);
+    return SK_DROP;  // fail closed: never to the app uncaptured
+  }
+  long err = bpf_sk_assign(ctx, sk, 0);
+  bpf_sk_release(sk);
+  if (err) {
+    ambit_count(AMBIT_V_INBOUND_NO_PROXY);
+    return SK_DROP;
+  }
+  ambit_count(AMBIT_V_INBOUND_STEERED);
+  return SK_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
