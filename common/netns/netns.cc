@@ -25,10 +25,9 @@ Result<std::shared_ptr<Netns>> Netns::open(const std::string& path) {
 
 Result<std::shared_ptr<Netns>> Netns::current() { return open("/proc/thread-self/ns/net"); }
 
-uint64_t Netns::inode() const {
+Netns::Netns(int fd) : fd_(fd) {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) return 0;
-  return st.st_ino;
+  if (::fstat(fd_, &st) == 0) inode_ = st.st_ino;
 }
 
 Status runIn(const Netns& ns, const std::function<void()>& fn) {

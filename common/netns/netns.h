@@ -24,7 +24,7 @@ inline constexpr uint32_t kProxyMark = 0x539;
 class Netns {
  public:
   // Takes ownership of `fd` (an open /proc/<pid>/ns/net or /run/netns/<name>).
-  explicit Netns(int fd) : fd_(fd) {}
+  explicit Netns(int fd);
   ~Netns();
   Netns(const Netns&) = delete;
   Netns& operator=(const Netns&) = delete;
@@ -36,10 +36,11 @@ class Netns {
 
   int fd() const { return fd_; }
   // The kernel's inode number of the namespace: equal for the same namespace.
-  uint64_t inode() const;
+  uint64_t inode() const { return inode_; }
 
  private:
   int fd_ = -1;
+  uint64_t inode_ = 0;  // read once: compared on every replay and keyed on per connection
 };
 
 // Runs `fn` with the calling thread inside `ns`, then returns the thread to

@@ -146,13 +146,14 @@ std::shared_ptr<tls::CertificateStore> Manager::store(const tls::Identity& id) {
 
 asio::awaitable<bool> Manager::ready(const tls::Identity& id, std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(ex, timeout);
+  std::shared_ptr<asio::steady_timer> timer;  // only when there is something to wait for
   std::shared_ptr<tls::CertificateStore> store;
   {
     std::lock_guard lock(mu_);
     Entry& e = entry(id);
     store = e.store;
     if (store->current() != nullptr) co_return true;
+    timer = std::make_shared<asio::steady_timer>(ex, timeout);
     std::erase_if(e.waiters, [](const auto& w) { return w.first.expired(); });  // waits that timed out
     e.waiters.emplace_back(timer, ex);
   }

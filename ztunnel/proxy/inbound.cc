@@ -169,7 +169,8 @@ asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream
   accessLog(*rec, outcome.clean ? "closed" : "error", outcome.error, started);
 }
 
-asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid) {
+asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid,
+                                            std::shared_ptr<netns::Netns> ns) {
   (void)ctx;
   static auto logger = log::scope("ztunnel.inbound");
   auto started = std::chrono::steady_clock::now();
@@ -213,7 +214,6 @@ asio::awaitable<void> Proxy::servePlaintext(tcp::socket& socket, runtime::Connec
     accessLog(*rec, "denied", decision.reason, started);
     co_return;
   }
-  auto ns = netnsOf(uid);
   auto made = newSocket(socket.get_executor(), local_ep.protocol(), ns.get());
   if (!made) {
     accessLog(*rec, "upstream_failed", made.error().message, started);

@@ -99,10 +99,10 @@ void Proxy::openInpodListeners(LocalWorkload& lw, const std::string& uid) {
       {"hbone", config_.hbone_port, false,
        [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveHbone(s, ctx, uid); }},
       {"inbound-plaintext", config_.inbound_plaintext_port, false,
-       [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid); }},
+       [this, uid, ns](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid, ns); }},
       // Outbound capture is only for the pod's own connections: loopback.
       {"outbound", config_.outbound_port, true,
-       [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveCaptured(s, ctx, uid); }},
+       [this, uid, ns](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveCaptured(s, ctx, uid, ns); }},
   };
   for (auto& spec : specs) {
     if (spec.port == 0) continue;
@@ -127,7 +127,8 @@ void Proxy::openInpodListeners(LocalWorkload& lw, const std::string& uid) {
   }
 }
 
-asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid) {
+asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid,
+                                           std::shared_ptr<netns::Netns> ns) {
   static auto logger = log::scope("ztunnel.outbound");
   boost::system::error_code ec;
   auto local = socket.local_endpoint(ec);
@@ -149,12 +150,10 @@ asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::Connect
     state = state_.current();
     source = state->workloadByUid(uid);
   }
-  std::shared_ptr<netns::Netns> ns = netnsOf(uid);
-  if (!source || !ns) {
+  if (!source) {
     // Fail closed: without the control plane's record there is no policy to apply.
     log::warn(*logger, "outbound_unknown_source", "workload", uid, "dst",
-              hbone::formatAuthority(orig->address(), orig->port()), "detail",
-              source ? "pod released" : "workload not in WDS yet");
+              hbone::formatAuthority(orig->address(), orig->port()), "detail", "workload not in WDS yet");
     co_return;
   }
   // No handshake to answer: a refusal closes the app's connection.

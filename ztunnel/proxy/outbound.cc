@@ -139,9 +139,10 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
     co_return;
   }
   tcp::endpoint hbone_ep(fromRawIp(req.hbone_ip), req.hbone_port);
-  // In-pod, a pod's tunnels leave from its own namespace: one pool per pod.
+  // In-pod, a pod's tunnels leave from its own namespace: one pool per
+  // namespace (a recreated sandbox has a new one).
   hbone::PoolKey key{src_id.toString(), req.expected_identity.toString(), outbound::hostPort(req.hbone_ip, req.hbone_port),
-                     ns ? fmt::format("{}#{}", source->uid(), ns->inode()) : ""};
+                     ns ? std::to_string(ns->inode()) : ""};
   auto ex = app.get_executor();
   auto expected = req.expected_identity;
   hbone::ClientPool::Dialer dial = [this, ex, ns, ssl_ctx, hbone_ep, expected]() {

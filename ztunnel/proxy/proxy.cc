@@ -166,7 +166,7 @@ void Proxy::openListeners(LocalWorkload& lw) {
     if (config_.inbound_plaintext_port != 0) {
       auto plain = runtime::Listener::start(
           service_.workers(), service_.drain(), tcp::endpoint(ip, config_.inbound_plaintext_port),
-          [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid); },
+          [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid, nullptr); },
           runtime::ListenerOptions{.name = "inbound-plaintext " + lw.name});
       if (plain) {
         lw.listeners.push_back(std::move(*plain));
@@ -191,12 +191,6 @@ std::map<std::string, std::string> Proxy::onPods(const zds::Pods& pods) {
     if (!lw.error.empty()) failed.emplace(uid, lw.error);
   }
   return failed;
-}
-
-std::shared_ptr<netns::Netns> Proxy::netnsOf(const std::string& uid) const {
-  std::lock_guard lock(mu_);
-  auto it = local_.find(uid);
-  return it == local_.end() ? nullptr : it->second.netns;
 }
 
 void Proxy::reconcile(const std::shared_ptr<const ProxyState>& state) {

@@ -117,7 +117,8 @@ class Proxy {
   asio::awaitable<void> handleConnect(std::shared_ptr<hbone::Stream> stream, std::string uid,
                                       std::optional<tls::Identity> peer, tcp::endpoint peer_ep,
                                       std::shared_ptr<netns::Netns> ns);
-  asio::awaitable<void> servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
+  asio::awaitable<void> servePlaintext(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid,
+                                       std::shared_ptr<netns::Netns> ns);
 
   // Outbound (outbound.cc).
   asio::awaitable<void> serveSocks5(tcp::socket& socket, runtime::ConnectionContext& ctx);
@@ -132,14 +133,14 @@ class Proxy {
                                                       tls::Identity expected);
 
   // In-pod (inpod.cc): a captured outbound connection on 15001.
-  asio::awaitable<void> serveCaptured(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid);
+  asio::awaitable<void> serveCaptured(tcp::socket& socket, runtime::ConnectionContext& ctx, std::string uid,
+                                      std::shared_ptr<netns::Netns> ns);
   // A socket for an outgoing connection: in `ns` and marked (in-pod), else
   // unopened (the connect opens it here).
   Result<tcp::socket> newSocket(const asio::any_io_executor& ex, const tcp& protocol, const netns::Netns* ns);
   void openInpodListeners(LocalWorkload& lw, const std::string& uid);
   // Rebuilds the local workloads from WDS (shared) or the agent's pods (in-pod).
   void reconcile(const std::shared_ptr<const ProxyState>& state);
-  std::shared_ptr<netns::Netns> netnsOf(const std::string& uid) const;
   std::shared_ptr<asio::ssl::context> clientContext(const tls::Identity& id);
   Result<std::shared_ptr<asio::ssl::context>> serverContext(const tls::Identity& id);
   void openListeners(LocalWorkload& lw);
