@@ -53,10 +53,19 @@ struct ambit_tuple {
 };
 
 /* ambit_pod_addrs (HASH): key = an enrolled pod's address (struct ambit_addr,
- * port 0), value = __u32 (1). Filled by the agent on enrolment.
- * ambit_inbound (SOCKHASH): same key, value = ztunnel's inbound plaintext
- * (15006) listening socket in that pod, put there by ztunnel. A pod address
- * with no socket (ztunnel gone) is dropped, never passed to the app. */
+ * port 0), value = the pod's netns cookie (__u64). Filled by the agent on
+ * enrolment. */
+
+/* ambit_inbound (SOCKHASH): key = {netns cookie, family}, value = ztunnel's
+ * inbound plaintext (15006) listening socket of that family in that pod, put
+ * there by ztunnel when it opens the pod's listeners (the kernel drops the
+ * entry when the socket closes). A pod address whose namespace has no socket
+ * (ztunnel gone) is refused, never passed to the app. */
+struct ambit_inbound_key {
+  __u64 netns_cookie;
+  __u32 family; /* AF_INET or AF_INET6 */
+  __u32 pad;    /* 0 */
+};
 
 /* Per-CPU counters (ambit_verdicts, PERCPU_ARRAY indexed by verdict). */
 enum ambit_verdict {

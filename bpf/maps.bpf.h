@@ -41,14 +41,14 @@ struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, AMBIT_MAX_PODS * 2);
   __type(key, struct ambit_addr);
-  __type(value, __u32);
+  __type(value, __u64);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } ambit_pod_addrs SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_SOCKHASH);
   __uint(max_entries, AMBIT_MAX_PODS * 2);
-  __type(key, struct ambit_addr);
+  __type(key, struct ambit_inbound_key);
   __type(value, __u64);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } ambit_inbound SEC(".maps");

@@ -27,11 +27,15 @@ int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
     key.ip[2] = ctx->local_ip6[2];
     key.ip[3] = ctx->local_ip6[3];
   }
-  if (!bpf_map_lookup_elem(&ambit_pod_addrs, &key)) {
+  __u64* cookie = bpf_map_lookup_elem(&ambit_pod_addrs, &key);
+  if (!cookie) {
     ambit_count(AMBIT_V_INBOUND_NOT_POD);
     return SK_PASS;
   }
-  struct bpf_sock* sk = bpf_map_lookup_elem(&ambit_inbound, &key);
+  struct ambit_inbound_key ik = {};
+  ik.netns_cookie = *cookie;
+  ik.family = ctx->family;
+  struct bpf_sock* sk = bpf_map_lookup_elem(&ambit_inbound, &ik);
   if (!sk) {
     ambit_count(AMBIT_V_INBOUND_NO_PROXY);
     return SK_DROP;  // fail closed: never to the app uncaptured

@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 
@@ -20,6 +24,15 @@
 namespace ambit::agent {
 
 namespace fs = std::filesystem;
+
+// The ABI's layouts as user space sees them: the BPF side is checked by the
+// verifier against BTF, this side by the compiler.
+static_assert(sizeof(ambit_pod) == 8);
+static_assert(sizeof(ambit_addr) == 20 && offsetof(ambit_addr, port) == 16 && offsetof(ambit_addr, family) == 18);
+static_assert(sizeof(ambit_tuple) == 40);
+static_assert(sizeof(ambit_inbound_key) == 16 && offsetof(ambit_inbound_key, family) == 8);
+static_assert(AMBIT_PROXY_MARK == netns::kProxyMark);
+static_assert(AMBIT_V_MAX == 12);
 
 struct EbpfCapture::Skeletons {
   ambit_connect* connect = nullptr;
@@ -193,10 +206,9 @@ Status EbpfCapture::enroll(const PodCapture& pod) {
   value.hbone_port = options_.hbone_port;
   // Addresses first, then the namespace: no moment with capture on and the
   // inbound side not yet marked.
-  uint32_t one = 1;
   for (const auto& ip : pod.addresses) {
     auto key = addrKey(ip);
-    if (bpf_map_update_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key, &one, BPF_ANY) != 0) {
+    if (bpf_map_update_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key, &*cookie, BPF_ANY) != 0) {
       return bpfError("ambit_pod_addrs update", errno);
     }
   }
@@ -221,14 +233,86 @@ Status EbpfCapture::enroll(const PodCapture& pod) {
 Status EbpfCapture::release(const PodCapture& pod) {
   auto cookie = netnsCookie(*pod.netns);
   if (!cookie) return cookie.error();
-  bpf_map_delete_elem(mapFd(AMBIT_MAP_PODS), &*cookie);
-  for (const auto& ip : pod.addresses) {
-    auto key = addrKey(ip);
-    bpf_map_delete_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key);
-  }
-  auto pin = netnsPin(options_.pin_dir, *cookie);
+  return releaseCookie(*cookie);
+}
+
+Status EbpfCapture::releaseCookie(uint64_t cookie) {
+  // The sk_lookup link first (inbound stops being steered), then the
+  // namespace (outbound), then its addresses.
+  auto pin = netnsPin(options_.pin_dir, cookie);
   if (::unlink(pin.c_str()) != 0 && errno != ENOENT) return bpfError("unpinning " + pin, errno);
+  bpf_map_delete_elem(mapFd(AMBIT_MAP_PODS), &cookie);
+  for (const auto& [key, owner] : podAddresses()) {
+    if (owner == cookie) bpf_map_delete_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key);
+  }
   return {};
+}
+
+std::vector<std::pair<ambit_addr, uint64_t>> EbpfCapture::podAddresses() const {
+  std::vector<std::pair<ambit_addr, uint64_t>> out;
+  int fd = mapFd(AMBIT_MAP_POD_ADDRS);
+  ambit_addr key{}, next{};
+  ambit_addr* prev = nullptr;
+  for (int i = 0; i < AMBIT_MAX_PODS * 2 && bpf_map_get_next_key(fd, prev, &next) == 0; ++i) {
+    uint64_t cookie = 0;
+    if (bpf_map_lookup_elem(fd, &next, &cookie) == 0) out.emplace_back(next, cookie);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+bool EbpfCapture::isEnrolled(const netns::Netns& ns) const {
+  auto cookie = netnsCookie(ns);
+  ambit_pod value{};
+  return cookie && bpf_map_lookup_elem(mapFd(AMBIT_MAP_PODS), &*cookie, &value) == 0;
+}
+
+void EbpfCapture::forgetExcept(const std::vector<std::shared_ptr<netns::Netns>>& live) {
+  std::vector<uint64_t> keep;
+  for (const auto& ns : live) {
+    if (auto c = netnsCookie(*ns)) keep.push_back(*c);
+  }
+  for (uint64_t cookie : enrolled()) {
+    if (std::find(keep.begin(), keep.end(), cookie) == keep.end()) (void)releaseCookie(cookie);
+  }
+  // Pins of namespaces no longer in the map (a release cut short).
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options_.pin_dir, ec)) {
+    auto name = e.path().filename().string();
+    if (name.rfind("netns_", 0) != 0) continue;
+    uint64_t cookie = std::strtoull(name.c_str() + 6, nullptr, 10);
+    ambit_pod value{};
+    if (bpf_map_lookup_elem(mapFd(AMBIT_MAP_PODS), &cookie, &value) != 0) fs::remove(e.path(), ec);
+  }
+}
+
+nlohmann::json EbpfCapture::dump() const {
+  nlohmann::json pods = nlohmann::json::array();
+  auto addrs = podAddresses();
+  for (uint64_t cookie : enrolled()) {
+    nlohmann::json ips = nlohmann::json::array();
+    for (const auto& [key, owner] : addrs) {
+      if (owner != cookie) continue;
+      char buf[64] = {};
+      inet_ntop(key.family, key.ip, buf, sizeof(buf));
+      ips.push_back(buf);
+    }
+    pods.push_back({{"netns_cookie", cookie},
+                    {"addresses", ips},
+                    {"sk_lookup_pinned", fs::exists(netnsPin(options_.pin_dir, cookie))}});
+  }
+  nlohmann::json links = nlohmann::json::array();
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(options_.pin_dir, ec)) {
+    auto name = e.path().filename().string();
+    if (name.rfind("link_", 0) == 0) links.push_back(name.substr(5));
+  }
+  return {{"pin_dir", options_.pin_dir},
+          {"cgroup", options_.cgroup},
+          {"cgroup_links", links},
+          {"enrolled", pods},
+          {"counters", counters()}};
 }
 
 std::vector<uint64_t> EbpfCapture::enrolled() const {

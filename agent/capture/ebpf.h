@@ -16,6 +16,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "agent/capture/capture.h"
 #include "bpf/abi.h"
 #include "common/base/result.h"
 #include "common/netns/netns.h"
@@ -33,26 +34,29 @@ struct EbpfOptions {
   uint16_t hbone_port = 15008;
 };
 
-struct PodCapture {
-  std::shared_ptr<netns::Netns> netns;
-  std::vector<boost::asio::ip::address> addresses;  // the pod's IPs: inbound capture applies to these
-};
-
-class EbpfCapture {
+class EbpfCapture final : public Capture {
  public:
   // Loads and pins; attaches to options.cgroup (or re-uses the pinned links).
   static Result<std::unique_ptr<EbpfCapture>> load(const EbpfOptions& options);
-  ~EbpfCapture();
+  ~EbpfCapture() override;
 
-  // Enrolls a pod (idempotent): its netns in ambit_pods, its addresses in
-  // ambit_pod_addrs, sk_lookup attached to its netns (pinned link).
-  Status enroll(const PodCapture& pod);
+  const char* mode() const override { return "ebpf"; }
+  // Enrolls a pod (idempotent): its addresses in ambit_pod_addrs, its netns
+  // in ambit_pods, sk_lookup attached to its netns (pinned link).
+  Status enroll(const PodCapture& pod) override;
   // Releases it: the reverse; nothing of it stays behind.
-  Status release(const PodCapture& pod);
+  Status release(const PodCapture& pod) override;
+  bool isEnrolled(const netns::Netns& ns) const override;
+  void forgetExcept(const std::vector<std::shared_ptr<netns::Netns>>& live) override;
+  // Per-verdict counters, summed over CPUs.
+  std::map<std::string, uint64_t> counters() const override;
+  // Pins, enrolled namespaces and their addresses, verdict counters.
+  nlohmann::json dump() const override;
+
   // Network namespace cookies of the enrolled pods (from the pinned map).
   std::vector<uint64_t> enrolled() const;
-  // Per-verdict counters, summed over CPUs.
-  std::map<std::string, uint64_t> counters() const;
+  // Releases by cookie (the namespace may be gone).
+  Status releaseCookie(uint64_t cookie);
   // Detaches every link and removes every pin (lab down, tests): after this
   // nothing of Ambit's is attached or pinned.
   Status unload();
@@ -63,6 +67,7 @@ class EbpfCapture {
  private:
   EbpfCapture() = default;
   Status loadObjects();
+  std::vector<std::pair<ambit_addr, uint64_t>> podAddresses() const;
   Status attachCgroup();
 
   EbpfOptions options_;

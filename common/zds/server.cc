@@ -40,6 +40,8 @@ Result<std::unique_ptr<Server>> Server::listen(ServerOptions options) {
 }
 
 Server::Server(ServerOptions options, int listen_fd) : options_(std::move(options)), listen_fd_(listen_fd) {
+  pods_ = std::move(options_.initial);
+  options_.initial.clear();
   if (::pipe2(wake_, O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
   thread_ = std::thread([this] { acceptLoop(); });
 }

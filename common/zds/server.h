@@ -22,6 +22,9 @@ namespace ambit::zds {
 struct ServerOptions {
   std::string path = "/var/run/ambit/ztunnel.sock";
   std::chrono::milliseconds ack_timeout{std::chrono::seconds(5)};
+  // Pods held from the start: the first ztunnel to connect gets all of them
+  // in its replay (an agent that just restarted has its pods before it listens).
+  Pods initial;
 };
 
 class Server {

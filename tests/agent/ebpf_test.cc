@@ -110,11 +110,11 @@ TEST_F(EbpfTest, SkLookupVerdictsTable) {
   load();
   int prog = capture_->programFd("ambit_sk_lookup");
   ASSERT_GE(prog, 0);
-  // 198.18.30.2 is a pod with a proxy socket, 198.18.30.3 a pod whose proxy is gone.
-  uint32_t one = 1;
-  for (const char* ip : {"198.18.30.2", "198.18.30.3"}) {
+  // 198.18.30.2 is a pod (netns cookie 1001) with a proxy socket, 198.18.30.3
+  // a pod (cookie 1002) whose proxy is gone.
+  for (auto [ip, cookie] : {std::pair{"198.18.30.2", uint64_t{1001}}, std::pair{"198.18.30.3", uint64_t{1002}}}) {
     auto key = addrKey(boost::asio::ip::make_address(ip));
-    ASSERT_EQ(bpf_map_update_elem(capture_->mapFd(AMBIT_MAP_POD_ADDRS), &key, &one, BPF_ANY), 0);
+    ASSERT_EQ(bpf_map_update_elem(capture_->mapFd(AMBIT_MAP_POD_ADDRS), &key, &cookie, BPF_ANY), 0);
   }
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -125,7 +125,7 @@ TEST_F(EbpfTest, SkLookupVerdictsTable) {
   uint64_t listener_cookie = 0;
   socklen_t len = sizeof(listener_cookie);
   ASSERT_EQ(::getsockopt(listener, SOL_SOCKET, SO_COOKIE, &listener_cookie, &len), 0);
-  auto key = addrKey(boost::asio::ip::make_address("198.18.30.2"));
+  ambit_inbound_key key{.netns_cookie = 1001, .family = AF_INET, .pad = 0};
   uint64_t fd64 = static_cast<uint64_t>(listener);
   ASSERT_EQ(bpf_map_update_elem(capture_->mapFd(AMBIT_MAP_INBOUND), &key, &fd64, BPF_ANY), 0) << std::strerror(errno);
 

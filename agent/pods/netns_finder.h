@@ -1,0 +1,27 @@
+// Finds a pod's network namespace: the file its kNetnsAnnotation names, or
+// else the namespace in which the pod's first address is local (a bind to it
+// succeeds), searched among /run/netns/* and /proc/<pid>/ns/net. A pod
+// address is local in its pod's namespace only, so the search is exact.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "agent/pods/node_pods.h"
+#include "common/base/result.h"
+#include "common/netns/netns.h"
+
+namespace ambit::agent {
+
+struct NetnsFinderOptions {
+  std::string run_netns_dir = "/run/netns";
+  std::string proc_dir = "/proc";
+  std::size_t max_processes = 100000;  // bound on the /proc walk
+};
+
+// Is `ip` a local address in `ns`? (bind(ip:0) succeeds there.)
+bool addressIsLocal(const netns::Netns& ns, const boost::asio::ip::address& ip);
+
+Result<std::shared_ptr<netns::Netns>> findNetns(const NodePod& pod, const NetnsFinderOptions& options = {});
+
+}  // namespace ambit::agent
