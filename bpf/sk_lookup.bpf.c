@@ -1,7 +1,7 @@
 // sk_lookup (attached to each enrolled pod's namespace): inbound TCP for the
 // pod's addresses goes to ztunnel's inbound plaintext socket (15006) in that
 // pod, whatever the port, except HBONE (15008, ztunnel's own listener) and
-// traffic arriving on loopback. The accepted socket's local address is the
+// local traffic (loopback, or from the pod's own address). The accepted socket's local address is the
 // original destination. A pod address without a proxy socket is dropped.
 #include "maps.bpf.h"
 
@@ -13,7 +13,19 @@
 SEC("sk_lookup")
 int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
   if (ctx->protocol != IPPROTO_TCP) return SK_PASS;
-  if (ctx->local_port == HBONE_PORT || ctx->ingress_ifindex == LOOPBACK_IFINDEX) {
+  // Local traffic is never inbound capture: it arrives on loopback, and its
+  // source is the pod's own address (ztunnel dialling the app from inside the
+  // pod). For a packet to a local address the kernel reports the interface
+  // the address lives on, not lo, so the source is what tells; from outside,
+  // a local source address is a martian the kernel drops before this.
+  int local = ctx->ingress_ifindex == LOOPBACK_IFINDEX;
+  if (ctx->family == AF_INET) {
+    local = local || ctx->remote_ip4 == ctx->local_ip4;
+  } else {
+    local = local || (ctx->remote_ip6[0] == ctx->local_ip6[0] && ctx->remote_ip6[1] == ctx->local_ip6[1] &&
+                      ctx->remote_ip6[2] == ctx->local_ip6[2] && ctx->remote_ip6[3] == ctx->local_ip6[3]);
+  }
+  if (ctx->local_port == HBONE_PORT || local) {
     ambit_count(AMBIT_V_INBOUND_EXEMPT);
     return SK_PASS;
   }

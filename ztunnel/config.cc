@@ -47,6 +47,10 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
                    [](C& c) -> auto& { return c.proxy.inpod; })
       .field<std::string>("inpod.socket", "the node agent's unix socket (in-pod mode)",
                           [](C& c) -> auto& { return c.inpod_socket; })
+      .field<std::string>("inpod.bpf_pin_dir",
+                          "the node agent's bpffs directory: with eBPF capture, each pod's inbound (15006) sockets "
+                          "are filed in its ambit_inbound map",
+                          [](C& c) -> auto& { return c.proxy.bpf_pin_dir; })
       .field<std::string>("socks5.address", "SOCKS5 outbound entry address ('' = off)",
                           [](C& c) -> auto& { return c.proxy.socks5_address; })
       .field<uint16_t>("socks5.port", "SOCKS5 outbound entry port (0 = any)",

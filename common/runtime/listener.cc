@@ -95,6 +95,9 @@ Result<std::unique_ptr<tcp::acceptor>> openAcceptor(asio::io_context& ctx, const
     return makeError(ErrorCode::kUnavailable, "{}: cannot listen on {}:{}: {}", opts.name,
                      ep.address().to_string(), ep.port(), ec.message());
   }
+  if (opts.on_listening) {
+    if (auto st = opts.on_listening(acc->native_handle()); !st) return st.error().wrap(opts.name);
+  }
   return acc;
 }
 

@@ -35,6 +35,9 @@ struct ListenerOptions {
   // Makes the listening socket (e.g. inside a pod's network namespace); null =
   // socket() here. Returns the new fd, owned by the listener.
   std::function<Result<int>(int family)> make_socket;
+  // Called with each listening socket once it listens (e.g. to file it in a
+  // BPF socket map); an error fails the start.
+  std::function<Status(int fd)> on_listening;
 };
 
 class Listener {

@@ -120,7 +120,9 @@ void Client::session(int sock) {
         if (it != failed.end()) out.error = req.add().uid() + ": " + it->second;
       }
     }
-    if (pods_.synced() && !synced_) {
+    // Every snapshot is logged: after an agent restart it says the replay
+    // came in (and what it kept).
+    if (req.payload_case() == WorkloadRequest::kSnapshotSent && pods_.synced()) {
       synced_ = true;
       log::info(*logger, "node_agent_snapshot_applied", "pods", pods_.pods().size());
     }

@@ -29,15 +29,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::string cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") return dir;
-  }
-  return "";
-}
-
 class EbpfTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,7 +38,7 @@ class EbpfTest : public ::testing::Test {
     bpffs_ = tmpl;
     ASSERT_EQ(::mount("bpf", bpffs_.c_str(), "bpf", 0, nullptr), 0) << std::strerror(errno);
     mounted_ = true;
-    auto root = cgroup2Root();
+    auto root = test::cgroup2Root();
     ASSERT_FALSE(root.empty()) << "no cgroup2 mount";
     cgroup_root_ = root;
     cgroup_ = root + "/" + test::uniqueName("ambt");
@@ -134,22 +125,25 @@ TEST_F(EbpfTest, SkLookupVerdictsTable) {
     int protocol;
     const char* local_ip;
     uint16_t local_port;
+    const char* remote_ip;
     int verdict;    // SK_PASS 1 / SK_DROP 0
     bool steered;   // assigned to the proxy's socket
   };
   std::vector<Row> rows{
-      {"UDP is not captured", IPPROTO_UDP, "198.18.30.2", 53, 1, false},
-      {"HBONE goes to ztunnel's own 15008 listener", IPPROTO_TCP, "198.18.30.2", 15008, 1, false},
-      {"not a pod address: untouched", IPPROTO_TCP, "198.18.30.99", 80, 1, false},
-      {"a pod's port goes to its proxy", IPPROTO_TCP, "198.18.30.2", 8080, 1, true},
-      {"any port of the pod", IPPROTO_TCP, "198.18.30.2", 22, 1, true},
-      {"a pod without a proxy: dropped, never to the app", IPPROTO_TCP, "198.18.30.3", 8080, 0, false},
+      {"UDP is not captured", IPPROTO_UDP, "198.18.30.2", 53, "198.18.30.50", 1, false},
+      {"HBONE goes to ztunnel's own 15008 listener", IPPROTO_TCP, "198.18.30.2", 15008, "198.18.30.50", 1, false},
+      {"not a pod address: untouched", IPPROTO_TCP, "198.18.30.99", 80, "198.18.30.50", 1, false},
+      {"a pod's port goes to its proxy", IPPROTO_TCP, "198.18.30.2", 8080, "198.18.30.50", 1, true},
+      {"any port of the pod", IPPROTO_TCP, "198.18.30.2", 22, "198.18.30.50", 1, true},
+      {"from the pod's own address (ztunnel to the app): untouched", IPPROTO_TCP, "198.18.30.2", 8080, "198.18.30.2", 1,
+       false},
+      {"a pod without a proxy: dropped, never to the app", IPPROTO_TCP, "198.18.30.3", 8080, "198.18.30.50", 0, false},
   };
   for (const auto& r : rows) {
     bpf_sk_lookup in{}, out{};
     in.family = AF_INET;
     in.protocol = static_cast<uint32_t>(r.protocol);
-    inet_pton(AF_INET, "198.18.30.50", &in.remote_ip4);
+    inet_pton(AF_INET, r.remote_ip, &in.remote_ip4);
     in.remote_port = htons(40000);
     inet_pton(AF_INET, r.local_ip, &in.local_ip4);
     in.local_port = r.local_port;

@@ -77,9 +77,27 @@ ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port,
     return z;
   }
   z.socks = static_cast<uint16_t>(std::stoi(ChildProcess::field(*line, "socks5_port")));
+  z.admin = portOf(ChildProcess::field(*started, "admin"));
   z.stats = portOf(ChildProcess::field(*started, "stats"));
   z.readiness = portOf(ChildProcess::field(*started, "readiness"));
   return z;
+}
+
+AgentProcess startAgent(const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--admin.port", "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
+                                "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  AgentProcess a;
+  a.proc = std::make_unique<ChildProcess>(AGENT_BINARY, args);
+  auto started = a.proc->waitForLine("msg=started", 20s);
+  if (!started) {
+    ADD_FAILURE() << "ambit-agent did not start:\n" << a.proc->output();
+    a.proc.reset();
+    return a;
+  }
+  a.admin = portOf(ChildProcess::field(*started, "admin"));
+  a.stats = portOf(ChildProcess::field(*started, "stats"));
+  return a;
 }
 
 }  // namespace ambit::test

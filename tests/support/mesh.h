@@ -23,6 +23,7 @@ std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* t
 struct ZtunnelProcess {
   std::unique_ptr<ChildProcess> proc;
   uint16_t socks = 0;      // SOCKS5 entry (shared mode)
+  uint16_t admin = 0;      // /config_dump
   uint16_t stats = 0;      // /stats/prometheus
   uint16_t readiness = 0;  // /healthz/ready
 };
@@ -31,5 +32,15 @@ struct ZtunnelProcess {
 // file name in `dir`. `extra` flags are appended (e.g. in-pod mode).
 ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port, const std::string& node,
                             const std::string& token, const std::vector<std::string>& extra = {});
+
+// ambit-agent with `args` appended to loopback admin ports chosen by the
+// kernel; started = its admin is up (it opens the ZDS socket after its first
+// pass over the pods: wait for "msg=zds_listening").
+struct AgentProcess {
+  std::unique_ptr<ChildProcess> proc;
+  uint16_t admin = 0;
+  uint16_t stats = 0;
+};
+AgentProcess startAgent(const std::vector<std::string>& args);
 
 }  // namespace ambit::test

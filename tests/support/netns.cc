@@ -1,9 +1,16 @@
 #include "tests/support/netns.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstddef>
+#include <cstring>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -14,6 +21,44 @@ std::string uniqueName(const std::string& stem) {
   static std::atomic<int> counter{0};
   static const unsigned salt = std::random_device{}() % 1000;
   return stem + std::to_string(::getpid() % 100000) + "x" + std::to_string(salt) + "n" + std::to_string(counter++);
+}
+
+AddressBlock::AddressBlock() {
+  // The lock is an abstract unix socket name: held while the socket is open,
+  // gone with the process, nothing left on disk.
+  unsigned start = std::random_device{}() % 256;
+  for (unsigned i = 0; i < 256; ++i) {
+    int block = static_cast<int>((start + i) % 256);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::string name = "ambit-test-block-198-19-" + std::to_string(block);
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0) {
+      block_ = block;
+      fd_ = fd;
+      return;
+    }
+    ::close(fd);
+  }
+  throw std::runtime_error("no free 198.19.x.0/24 block");
+}
+
+AddressBlock::~AddressBlock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string AddressBlock::ip(int host) const { return "198.19." + std::to_string(block_) + "." + std::to_string(host); }
+
+std::string cgroup2Root() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, dir, type, rest;
+  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
+    if (type == "cgroup2") return dir;
+  }
+  return "";
 }
 
 int shell(const std::string& cmd) {

@@ -13,8 +13,29 @@ namespace ambit::test {
 // A short prefix unique to this process and call, e.g. "ambt4821a7".
 std::string uniqueName(const std::string& stem);
 
+// Where the cgroup v2 hierarchy is mounted ("" if it is not).
+std::string cgroup2Root();
+
 // Runs `cmd` with /bin/sh; returns its exit status (-1 if it could not run).
 int shell(const std::string& cmd);
+
+// A /24 of 198.19.0.0/16 held by this process while the object lives (a
+// lock file per block under /tmp), so tests running in parallel never give
+// their pods the same addresses (an agent that finds a pod's namespace by
+// address must find that test's). Throws std::runtime_error when all are held.
+class AddressBlock {
+ public:
+  AddressBlock();
+  ~AddressBlock();
+  AddressBlock(const AddressBlock&) = delete;
+  AddressBlock& operator=(const AddressBlock&) = delete;
+  // "198.19.<block>.<host>"
+  std::string ip(int host) const;
+
+ private:
+  int block_ = -1;
+  int fd_ = -1;
+};
 
 class ScopedNetns {
  public:

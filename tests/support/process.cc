@@ -72,14 +72,14 @@ std::string ChildProcess::field(const std::string& line, const std::string& key)
 
 int ChildProcess::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0) return -1;
-  kill(pid_, SIGTERM);
+  ::kill(pid_, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int status = 0;
   for (;;) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) break;
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
+      ::kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
       pid_ = -1;
       return -1;
@@ -88,6 +88,32 @@ int ChildProcess::stop(std::chrono::milliseconds timeout) {
   }
   pid_ = -1;
   readAvailable(0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void ChildProcess::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  readAvailable(0);
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return -1;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    readAvailable(20);
+  }
+  pid_ = -1;
+  for (int i = 0; i < 256; ++i) {  // what it wrote before exiting (bounded)
+    auto before = output_.size();
+    readAvailable(0);
+    if (output_.size() == before) break;
+  }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

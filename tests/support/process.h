@@ -27,6 +27,11 @@ class ChildProcess {
   const std::string& output() const { return output_; }
   // SIGTERM and wait (bounded); returns the exit status or -1.
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // SIGKILL (a crash: no drain, no goodbye) and wait.
+  void kill();
+  // Waits (bounded) for the process to exit on its own; its exit status, or
+  // nullopt if it is still running at the timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
 
  private:
   void readAvailable(int timeout_ms);

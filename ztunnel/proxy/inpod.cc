@@ -111,10 +111,13 @@ void Proxy::openInpodListeners(LocalWorkload& lw, const std::string& uid) {
                                                                     : asio::ip::address_v6::any())
                                   : asio::ip::address(spec.loopback ? asio::ip::address_v4::loopback()
                                                                     : asio::ip::address_v4::any());
+      runtime::ListenerOptions options{.name = std::string(spec.what) + " " + lw.name, .make_socket = make};
+      if (spec.port == config_.inbound_plaintext_port) {
+        // eBPF capture: sk_lookup finds this pod's inbound sockets here.
+        options.on_listening = [this](int fd) { return bpf_.fileInbound(fd); };
+      }
       auto l = runtime::Listener::start(service_.workers(), service_.drain(), tcp::endpoint(addr, spec.port),
-                                        spec.handler,
-                                        runtime::ListenerOptions{.name = std::string(spec.what) + " " + lw.name,
-                                                                 .make_socket = make});
+                                        spec.handler, std::move(options));
       if (l) {
         lw.listeners.push_back(std::move(*l));
       } else if (v6) {
@@ -133,6 +136,13 @@ asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::Connect
   boost::system::error_code ec;
   auto local = socket.local_endpoint(ec);
   auto orig = originalDestination(socket);
+  if (!ec && orig && *orig == local) {
+    // No NAT record: with eBPF capture the agent's map has it.
+    auto peer = socket.remote_endpoint(ec);
+    if (!ec) {
+      if (auto found = bpf_.takeOriginalDestination(local, peer)) orig = found;
+    }
+  }
   // Dialled directly, not captured: the "original" destination is ourselves.
   if (ec || !orig || *orig == local || orig->port() == config_.outbound_port) {
     log::warn(*logger, "outbound_not_captured", "workload", uid, "detail", "connected to 15001 directly");

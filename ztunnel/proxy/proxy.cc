@@ -81,7 +81,8 @@ Proxy::Proxy(ProxyConfig config, app::Service& service, StateStore& state, ident
       service_(service),
       state_(state),
       identities_(identities),
-      metrics_(service.metrics()) {}
+      metrics_(service.metrics()),
+      bpf_(config_.inpod ? config_.bpf_pin_dir : "") {}
 
 Proxy::~Proxy() {
   std::lock_guard lock(mu_);
@@ -313,6 +314,9 @@ nlohmann::json Proxy::dump() const {
   nlohmann::json out;
   out["node"] = config_.node_name;
   out["mode"] = config_.inpod ? "inpod" : "shared";
+  // In-pod: how inbound reaches our 15006 sockets (sk_lookup via the agent's
+  // map, or the agent's iptables REDIRECT).
+  if (config_.inpod) out["inbound_capture"] = bpf_.active() ? "ebpf_sk_lookup" : "redirect";
   {
     std::lock_guard lock(mu_);
     auto locals = nlohmann::json::array();

@@ -39,6 +39,7 @@
 #include "common/runtime/listener.h"
 #include "common/zds/pod_set.h"
 #include "ztunnel/identity/manager.h"
+#include "ztunnel/proxy/bpf_maps.h"
 #include "ztunnel/proxy/connections.h"
 #include "ztunnel/telemetry/labels.h"
 #include "ztunnel/xds/state_store.h"
@@ -53,6 +54,7 @@ struct ProxyConfig {
   bool inpod = false;               // in-pod mode: pods and their netns come from onPods()
   uint16_t outbound_port = 15001;   // in-pod: the outbound capture listener
   uint32_t mark = netns::kProxyMark;  // in-pod: on our sockets, so capture skips them
+  std::string bpf_pin_dir = "/sys/fs/bpf/ambit";  // in-pod: the agent's pins (ambit_inbound), when it uses eBPF
   std::string network;              // our network ("" = default)
   std::string trust_domain = "cluster.local";
   uint16_t hbone_port = 15008;
@@ -159,6 +161,7 @@ class Proxy {
   TcpMetrics metrics_;
   ConnectionTable connections_;
   std::unique_ptr<runtime::Listener> socks5_;
+  BpfMaps bpf_;  // in-pod with eBPF capture: the agent's pinned maps
   std::vector<std::unique_ptr<hbone::ClientPool>> pools_;  // one per worker, used on that worker only
   std::atomic<uint64_t> round_robin_{0};
 
