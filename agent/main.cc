@@ -3,6 +3,7 @@
 // iptables where BPF cannot be loaded) and hands their network namespaces to
 // ztunnel over the ZDS socket. Admin: /config_dump (mode, pods, maps,
 // counters), /stats/prometheus, /healthz/ready.
+#include <csignal>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -53,6 +54,7 @@ Result<std::unique_ptr<agent::Capture>> makeCapture(const agent::AgentConfig& cf
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a capture command that exits early must not kill the agent
   auto schema = agent::agentSchema();
   CLI::App cli("ambit-agent: Ambit's node agent (traffic capture, pods handed to ztunnel)");
   config::CommandLine cmdline(cli, schema);
@@ -151,7 +153,13 @@ int main(int argc, char** argv) {
       if (!files.synced()) continue;
       std::vector<std::string> warnings;
       auto pods = agent::nodePods(*store.current(), cfg.node_name, mesh, &warnings);
-      reconciler.apply(pods);
+      try {
+        reconciler.apply(pods);
+      } catch (const std::exception& e) {
+        // A pass that threw (a filesystem race) is retried at the next resync.
+        log::error(*logger, "reconcile_failed", "error", e.what());
+        continue;
+      }
       if (!opened) {
         zds::ServerOptions zo;
         zo.path = cfg.zds_socket;

@@ -25,29 +25,33 @@ Reconciler::Reconciler(Capture& capture, Handover& handover, NetnsFinder finder)
 
 void Reconciler::enroll(const NodePod& pod, PodStatus& st) {
   static auto logger = log::scope("agent");
-  bool changed = st.pod.addresses != pod.addresses || st.pod.netns_path != pod.netns_path ||
-                 st.pod.service_account != pod.service_account;
+  // st.pod is what is in place: it changes only once the new pod is captured,
+  // so a failure is retried on the next pass.
+  bool changed = !(st.pod == pod);
   if (st.captured && st.handed_over && !changed) return;
-  if (!st.netns || changed) {
-    auto ns = finder_(pod);
-    if (!ns) {
-      st.pod = pod;
-      st.error = ns.error().message;
+  std::shared_ptr<netns::Netns> ns = st.netns;
+  if (!ns || changed) {
+    auto found = finder_(pod);
+    if (!found) {
+      st.error = found.error().message;
+      if (st.pod.uid.empty()) st.pod = pod;  // first sight: named in status
       log::warn(*logger, "pod_netns_not_found", "pod", pod.uid, "error", st.error);
       return;
     }
-    if (st.netns && st.captured && (*ns)->inode() != st.netns->inode()) {
-      // The pod was recreated under the same name: the old namespace goes first.
-      release(st);
-    }
-    st.netns = *ns;
+    ns = *found;
   }
-  st.pod = pod;
-  if (auto s = capture_.enroll(PodCapture{st.netns, pod.addresses}); !s) {
+  if (st.netns && st.captured && ns->inode() != st.netns->inode()) {
+    // The pod was recreated under the same name: the old namespace goes first.
+    release(st);
+  }
+  if (auto s = capture_.enroll(PodCapture{ns, pod.addresses}); !s) {
     st.error = "capture: " + s.error().message;
+    if (st.pod.uid.empty()) st.pod = pod;
     log::warn(*logger, "pod_capture_failed", "pod", pod.uid, "mode", capture_.mode(), "error", st.error);
     return;
   }
+  st.netns = ns;
+  st.pod = pod;
   st.captured = true;
   if (auto s = handover_.add(handoverPod(pod, st.netns)); !s) {
     // Still captured (fail closed): its connections are refused until a
@@ -64,7 +68,7 @@ void Reconciler::enroll(const NodePod& pod, PodStatus& st) {
 
 void Reconciler::release(PodStatus& st) {
   static auto logger = log::scope("agent");
-  if (st.captured && st.netns) {
+  if (st.netns) {  // idempotent: also undoes a capture that failed part-way
     if (auto s = capture_.release(PodCapture{st.netns, st.pod.addresses}); !s) {
       log::warn(*logger, "pod_release_failed", "pod", st.pod.uid, "error", s.error().message);
     }

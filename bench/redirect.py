@@ -268,8 +268,10 @@ def main():
                 log(f"round {rnd + 1}/{args.rounds} {mode}: rr p50 {results[mode]['rr'][-1]['p50_us']:.1f} µs, "
                     f"crr {results[mode]['crr'][-1]['per_second']:.0f}/s")
     finally:
-        b.release()
-        b.cleanup()
+        try:
+            b.release()
+        finally:
+            b.cleanup()
     report = render(args, results, time.time() - started)
     if args.out == "-":
         print(report)

@@ -44,10 +44,12 @@ struct ambit_addr {
 };
 
 /* ambit_orig_tp: the original destination of a redirected connection, keyed
- * by the connection's 4-tuple as the client sees it (local -> the proxy's
- * 127.0.0.1:15001); the proxy looks it up from the accepted socket's peer and
- * local address (SO_ORIGINAL_DST answered by cgroup/getsockopt). */
+ * by its pod's netns cookie and the connection's 4-tuple as the client sees
+ * it (local -> the proxy's 127.0.0.1:15001); the proxy looks it up from the
+ * accepted socket's netns, peer and local address (or SO_ORIGINAL_DST,
+ * answered from it by cgroup/getsockopt). */
 struct ambit_tuple {
+  __u64 netns_cookie; /* every pod's redirected connects look alike (127.0.0.1:eph -> :15001): the netns tells them apart */
   struct ambit_addr local;
   struct ambit_addr remote;
 };
@@ -78,7 +80,7 @@ enum ambit_verdict {
   AMBIT_V_ORIGDST_MISS,           /* SO_ORIGINAL_DST asked, nothing recorded */
   AMBIT_V_PEERNAME_REWRITTEN,     /* getpeername shows the address the app dialled */
   AMBIT_V_INBOUND_STEERED,        /* inbound TCP steered to the 15006 socket */
-  AMBIT_V_INBOUND_NOT_POD,        /* not a pod address: untouched */
+  AMBIT_V_INBOUND_NOT_POD,        /* not one of the pod's listed addresses: refused (fail closed) */
   AMBIT_V_INBOUND_EXEMPT,         /* HBONE port or loopback: untouched */
   AMBIT_V_INBOUND_NO_PROXY,       /* enrolled pod, no proxy socket: dropped (fail closed) */
   AMBIT_V_MAX

@@ -29,6 +29,7 @@ int ambit_getsockopt(struct bpf_sockopt* ctx) {
   if (!sk) return 1;
   // The client's view of the connection: its local end is our peer.
   struct ambit_tuple key = {};
+  key.netns_cookie = bpf_get_netns_cookie(ctx);
   key.local.family = key.remote.family = (__u16)sk->family;
   if (sk->family == AF_INET) {
     key.local.ip[0] = sk->dst_ip4;

@@ -2,13 +2,14 @@
 // pod's addresses goes to ztunnel's inbound plaintext socket (15006) in that
 // pod, whatever the port, except HBONE (15008, ztunnel's own listener) and
 // local traffic (loopback, or from the pod's own address). The accepted socket's local address is the
-// original destination. A pod address without a proxy socket is dropped.
+// original destination. A pod address without a proxy socket, and any address
+// of the pod's that the agent did not list, is refused.
 #include "maps.bpf.h"
 
 #define SK_DROP 0
 #define SK_PASS 1
 #define LOOPBACK_IFINDEX 1
-#define HBONE_PORT 15008
+#define HBONE_PORT 15008 /* when the pod's entry is gone mid-release */
 
 SEC("sk_lookup")
 int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
@@ -25,7 +26,7 @@ int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
     local = local || (ctx->remote_ip6[0] == ctx->local_ip6[0] && ctx->remote_ip6[1] == ctx->local_ip6[1] &&
                       ctx->remote_ip6[2] == ctx->local_ip6[2] && ctx->remote_ip6[3] == ctx->local_ip6[3]);
   }
-  if (ctx->local_port == HBONE_PORT || local) {
+  if (local) {
     ambit_count(AMBIT_V_INBOUND_EXEMPT);
     return SK_PASS;
   }
@@ -41,7 +42,17 @@ int ambit_sk_lookup(struct bpf_sk_lookup* ctx) {
   }
   __u64* cookie = bpf_map_lookup_elem(&ambit_pod_addrs, &key);
   if (!cookie) {
+    // This program runs only in enrolled pods' namespaces: TCP to an address
+    // the agent did not list (IPv6 link-local, a secondary address) must not
+    // reach the app around the proxy.
     ambit_count(AMBIT_V_INBOUND_NOT_POD);
+    return SK_DROP;
+  }
+  // HBONE goes to ztunnel's own listener (the pod's configured port).
+  struct ambit_pod* pod = bpf_map_lookup_elem(&ambit_pods, cookie);
+  __u32 hbone = pod ? pod->hbone_port : HBONE_PORT;
+  if (ctx->local_port == hbone) {
+    ambit_count(AMBIT_V_INBOUND_EXEMPT);
     return SK_PASS;
   }
   struct ambit_inbound_key ik = {};

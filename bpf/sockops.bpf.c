@@ -10,6 +10,7 @@ int ambit_sockops(struct bpf_sock_ops* skops) {
   struct ambit_addr* orig = bpf_map_lookup_elem(&ambit_orig_ck, &cookie);
   if (!orig) return 1;
   struct ambit_tuple key = {};
+  key.netns_cookie = bpf_get_netns_cookie(skops);
   key.local.family = key.remote.family = (__u16)skops->family;
   if (skops->family == AF_INET) {
     key.local.ip[0] = skops->local_ip4;

@@ -38,7 +38,8 @@ class Capture {
   // Whether the pod's namespace is captured now (state that outlives the agent).
   virtual bool isEnrolled(const netns::Netns& ns) const = 0;
   // Forgets pods whose namespaces are gone (found after a restart): `live`
-  // are the namespaces the agent still knows.
+  // are the namespaces the agent knows; others are forgotten only when the
+  // capture can tell their namespace no longer exists.
   virtual void forgetExcept(const std::vector<std::shared_ptr<netns::Netns>>& live) = 0;
   // Counters by name (eBPF verdicts; iptables rule packet counts are per pod).
   virtual std::map<std::string, uint64_t> counters() const = 0;

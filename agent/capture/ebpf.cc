@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 // verifier against BTF, this side by the compiler.
 static_assert(sizeof(ambit_pod) == 8);
 static_assert(sizeof(ambit_addr) == 20 && offsetof(ambit_addr, port) == 16 && offsetof(ambit_addr, family) == 18);
-static_assert(sizeof(ambit_tuple) == 40);
+static_assert(sizeof(ambit_tuple) == 48 && offsetof(ambit_tuple, local) == 8);
 static_assert(sizeof(ambit_inbound_key) == 16 && offsetof(ambit_inbound_key, family) == 8);
 static_assert(AMBIT_PROXY_MARK == netns::kProxyMark);
 static_assert(AMBIT_V_MAX == 12);
@@ -71,8 +71,8 @@ Status checkNotRootCgroup(const std::string& dir) {
   std::error_code ec;
   auto real = fs::canonical(dir, ec);
   if (ec) return makeError(ErrorCode::kNotFound, "cgroup {}: {}", dir, ec.message());
-  if (!fs::exists(real / "cgroup.procs")) return makeError(ErrorCode::kInvalidArgument, "{} is not a cgroup v2 directory", dir);
-  if (!fs::exists(real.parent_path() / "cgroup.procs")) {
+  if (!fs::exists(real / "cgroup.procs", ec)) return makeError(ErrorCode::kInvalidArgument, "{} is not a cgroup v2 directory", dir);
+  if (!fs::exists(real.parent_path() / "cgroup.procs", ec)) {
     return makeError(ErrorCode::kInvalidArgument, "{} is a root cgroup: Ambit attaches only below it", dir);
   }
   return {};
@@ -172,7 +172,8 @@ Status EbpfCapture::attachCgroup() {
     auto pin = linkPin(options_.pin_dir, name);
     // A restarted agent finds its links pinned: it moves them to the
     // programs it just loaded instead of attaching a second time.
-    bpf_link* existing = fs::exists(pin) ? bpf_link__open(pin.c_str()) : nullptr;
+    std::error_code ec;
+    bpf_link* existing = fs::exists(pin, ec) ? bpf_link__open(pin.c_str()) : nullptr;
     if (existing != nullptr) {
       int err = bpf_link__update_program(existing, prog);
       links_.push_back(existing);
@@ -204,29 +205,48 @@ Status EbpfCapture::enroll(const PodCapture& pod) {
   value.outbound_port = options_.outbound_port;
   value.inbound_port = options_.inbound_port;
   value.hbone_port = options_.hbone_port;
-  // Addresses first, then the namespace: no moment with capture on and the
-  // inbound side not yet marked.
-  for (const auto& ip : pod.addresses) {
-    auto key = addrKey(ip);
-    if (bpf_map_update_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key, &*cookie, BPF_ANY) != 0) {
-      return bpfError("ambit_pod_addrs update", errno);
-    }
-  }
-  if (bpf_map_update_elem(mapFd(AMBIT_MAP_PODS), &*cookie, &value, BPF_ANY) != 0) {
-    return bpfError("ambit_pods update", errno);
-  }
+  ambit_pod before{};
+  bool was_enrolled = bpf_map_lookup_elem(mapFd(AMBIT_MAP_PODS), &*cookie, &before) == 0;
+  // A failure part-way leaves a new pod with nothing (an enrolled one, e.g.
+  // after an agent restart, keeps what it had: capture must not lapse).
+  auto fail = [&](Error e) -> Status {
+    if (!was_enrolled) (void)releaseCookie(*cookie);
+    return e;
+  };
+  // Inbound first (sk_lookup refuses what is not yet listed), then the
+  // addresses, then outbound: no moment with a direction uncaptured.
+  std::error_code ec;
   auto pin = netnsPin(options_.pin_dir, *cookie);
-  bpf_link* existing = fs::exists(pin) ? bpf_link__open(pin.c_str()) : nullptr;
-  if (existing != nullptr) {
+  if (fs::exists(pin, ec)) {
+    bpf_link* existing = bpf_link__open(pin.c_str());
+    if (existing == nullptr) return fail(bpfError("opening the pod's sk_lookup link", errno));
     int err = bpf_link__update_program(existing, skel_->sk_lookup->progs.ambit_sk_lookup);
     bpf_link__destroy(existing);  // the pin keeps it
-    return err == 0 ? Status{} : Status(bpfError("updating the pod's sk_lookup link", err));
+    if (err != 0) return fail(bpfError("updating the pod's sk_lookup link", err));
+  } else {
+    bpf_link* link = bpf_program__attach_netns(skel_->sk_lookup->progs.ambit_sk_lookup, pod.netns->fd());
+    if (link == nullptr) return fail(bpfError("attaching sk_lookup to the pod's namespace", errno));
+    int err = bpf_link__pin(link, pin.c_str());
+    bpf_link__destroy(link);  // attached while pinned; gone if the pin failed
+    if (err != 0) return fail(bpfError("pinning the pod's sk_lookup link", err));
   }
-  bpf_link* link = bpf_program__attach_netns(skel_->sk_lookup->progs.ambit_sk_lookup, pod.netns->fd());
-  if (link == nullptr) return bpfError("attaching sk_lookup to the pod's namespace", errno);
-  int err = bpf_link__pin(link, pin.c_str());
-  bpf_link__destroy(link);  // attached while pinned
-  if (err != 0) return bpfError("pinning the pod's sk_lookup link", err);
+  std::vector<ambit_addr> keys;
+  for (const auto& ip : pod.addresses) {
+    keys.push_back(addrKey(ip));
+    if (bpf_map_update_elem(mapFd(AMBIT_MAP_POD_ADDRS), &keys.back(), &*cookie, BPF_ANY) != 0) {
+      return fail(bpfError("ambit_pod_addrs update", errno));
+    }
+  }
+  // Addresses the pod no longer has.
+  for (const auto& [key, owner] : podAddresses()) {
+    if (owner != *cookie) continue;
+    bool listed = std::any_of(keys.begin(), keys.end(),
+                              [&](const ambit_addr& k) { return std::memcmp(&k, &key, sizeof(k)) == 0; });
+    if (!listed) bpf_map_delete_elem(mapFd(AMBIT_MAP_POD_ADDRS), &key);
+  }
+  if (bpf_map_update_elem(mapFd(AMBIT_MAP_PODS), &*cookie, &value, BPF_ANY) != 0) {
+    return fail(bpfError("ambit_pods update", errno));
+  }
   return {};
 }
 
@@ -262,6 +282,19 @@ std::vector<std::pair<ambit_addr, uint64_t>> EbpfCapture::podAddresses() const {
   return out;
 }
 
+bool EbpfCapture::namespaceAlive(uint64_t cookie) const {
+  // The pod's pinned sk_lookup link names its namespace until the namespace
+  // is destroyed (the kernel detaches the link then: netns_ino 0).
+  auto pin = netnsPin(options_.pin_dir, cookie);
+  int fd = bpf_obj_get(pin.c_str());
+  if (fd < 0) return false;
+  bpf_link_info info{};
+  __u32 len = sizeof(info);
+  bool alive = bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.netns.netns_ino != 0;
+  ::close(fd);
+  return alive;
+}
+
 bool EbpfCapture::isEnrolled(const netns::Netns& ns) const {
   auto cookie = netnsCookie(ns);
   ambit_pod value{};
@@ -274,7 +307,11 @@ void EbpfCapture::forgetExcept(const std::vector<std::shared_ptr<netns::Netns>>&
     if (auto c = netnsCookie(*ns)) keep.push_back(*c);
   }
   for (uint64_t cookie : enrolled()) {
-    if (std::find(keep.begin(), keep.end(), cookie) == keep.end()) (void)releaseCookie(cookie);
+    if (std::find(keep.begin(), keep.end(), cookie) != keep.end()) continue;
+    // Only a namespace that is provably gone is forgotten: a pod whose
+    // namespace could not be found just now must keep its capture.
+    if (namespaceAlive(cookie)) continue;
+    (void)releaseCookie(cookie);
   }
   // Pins of namespaces no longer in the map (a release cut short).
   std::error_code ec;
@@ -300,7 +337,7 @@ nlohmann::json EbpfCapture::dump() const {
     }
     pods.push_back({{"netns_cookie", cookie},
                     {"addresses", ips},
-                    {"sk_lookup_pinned", fs::exists(netnsPin(options_.pin_dir, cookie))}});
+                    {"sk_lookup_pinned", namespaceAlive(cookie)}});
   }
   nlohmann::json links = nlohmann::json::array();
   std::error_code ec;

@@ -68,6 +68,7 @@ class EbpfCapture final : public Capture {
   EbpfCapture() = default;
   Status loadObjects();
   std::vector<std::pair<ambit_addr, uint64_t>> podAddresses() const;
+  bool namespaceAlive(uint64_t cookie) const;
   Status attachCgroup();
 
   EbpfOptions options_;

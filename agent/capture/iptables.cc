@@ -35,7 +35,7 @@ uint64_t redirectedPackets(const std::string& listing) {
 
 }  // namespace
 
-std::string iptablesRules(const IptablesOptions& o, bool v6, const std::vector<boost::asio::ip::address>& addresses) {
+std::string iptablesRules(const IptablesOptions& o) {
   std::string r = "*nat\n";
   // Declaring a chain that exists flushes it (with --noflush): applying the
   // same rules again is idempotent.
@@ -45,11 +45,10 @@ std::string iptablesRules(const IptablesOptions& o, bool v6, const std::vector<b
   r += fmt::format("-A {} -p tcp -j REDIRECT --to-ports {}\n", kOutbound, o.outbound_port);
   r += fmt::format("-A {} -p tcp -i lo -j RETURN\n", kInbound);
   r += fmt::format("-A {} -p tcp --dport {} -j RETURN\n", kInbound, o.hbone_port);
-  for (const auto& a : addresses) {
-    if (a.is_v6() != v6) continue;
-    r += fmt::format("-A {} -p tcp -d {}/{} -j REDIRECT --to-ports {}\n", kInbound, a.to_string(), v6 ? 128 : 32,
-                     o.inbound_port);
-  }
+  // Every address of the pod, listed or not (IPv6 link-local, secondary
+  // addresses): nothing reaches the app around the proxy, which serves only
+  // the pod's own addresses and refuses the rest.
+  r += fmt::format("-A {} -p tcp -j REDIRECT --to-ports {}\n", kInbound, o.inbound_port);
   r += "COMMIT\n";
   return r;
 }
@@ -103,11 +102,16 @@ void IptablesCapture::remove(const netns::Netns& ns, const Tool& tool) const {
 }
 
 Status IptablesCapture::enroll(const PodCapture& pod) {
+  // Already captured (e.g. by the agent before a restart): a failure now must
+  // not take working rules away.
+  bool was_enrolled = isEnrolled(*pod.netns);
   for (bool v6 : {false, true}) {
-    if (auto st = apply(*pod.netns, v6 ? v6_ : v4_, iptablesRules(options_, v6, pod.addresses)); !st) {
-      // Half a capture is no capture: undo what went in.
-      remove(*pod.netns, v4_);
-      remove(*pod.netns, v6_);
+    if (auto st = apply(*pod.netns, v6 ? v6_ : v4_, iptablesRules(options_)); !st) {
+      if (!was_enrolled) {
+        // Half a capture is no capture: undo what went in.
+        remove(*pod.netns, v4_);
+        remove(*pod.netns, v6_);
+      }
       return st;
     }
   }

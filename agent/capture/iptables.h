@@ -3,8 +3,8 @@
 // namespace, in Ambit's own chains:
 //   AMBIT_OUTBOUND (from OUTPUT): ztunnel's sockets (mark 0x539) and loopback
 //     pass; every other TCP connect is REDIRECTed to 15001.
-//   AMBIT_INBOUND (from PREROUTING): loopback and HBONE (15008) pass; TCP for
-//     the pod's addresses is REDIRECTed to 15006.
+//   AMBIT_INBOUND (from PREROUTING): loopback and HBONE (15008) pass; all
+//     other TCP (any address of the pod, listed or not) is REDIRECTed to 15006.
 // With ztunnel gone, nothing listens on 15001/15006 and the pod's connections
 // are refused: the same fail-closed behaviour as the eBPF capture.
 #pragma once
@@ -24,8 +24,8 @@ struct IptablesOptions {
   uint16_t hbone_port = 15008;
 };
 
-// The iptables-restore input for one family (pure: table-tested).
-std::string iptablesRules(const IptablesOptions& options, bool v6, const std::vector<boost::asio::ip::address>& addresses);
+// The iptables-restore input (the same for both families; pure: tested).
+std::string iptablesRules(const IptablesOptions& options);
 
 class IptablesCapture final : public Capture {
  public:

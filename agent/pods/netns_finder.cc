@@ -1,5 +1,6 @@
 #include "agent/pods/netns_finder.h"
 
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,24 +15,25 @@ namespace ambit::agent {
 namespace fs = std::filesystem;
 
 bool addressIsLocal(const netns::Netns& ns, const boost::asio::ip::address& ip) {
-  auto fd = netns::socketIn(&ns, ip.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM);
-  if (!fd) return false;
-  int rc;
-  if (ip.is_v4()) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    auto b = ip.to_v4().to_bytes();
-    std::memcpy(&a.sin_addr, b.data(), 4);
-    rc = ::bind(*fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  } else {
-    sockaddr_in6 a{};
-    a.sin6_family = AF_INET6;
-    auto b = ip.to_v6().to_bytes();
-    std::memcpy(&a.sin6_addr, b.data(), 16);
-    rc = ::bind(*fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  }
-  ::close(*fd);
-  return rc == 0;
+  // The namespace's own interface addresses (netlink, inside it): a bind()
+  // test would say yes anywhere with ip_nonlocal_bind set.
+  bool found = false;
+  (void)netns::runIn(ns, [&] {
+    ifaddrs* list = nullptr;
+    if (::getifaddrs(&list) != 0) return;
+    for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr) continue;
+      if (ip.is_v4() && i->ifa_addr->sa_family == AF_INET) {
+        auto b = ip.to_v4().to_bytes();
+        found = std::memcmp(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, b.data(), 4) == 0;
+      } else if (ip.is_v6() && i->ifa_addr->sa_family == AF_INET6) {
+        auto b = ip.to_v6().to_bytes();
+        found = std::memcmp(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr, b.data(), 16) == 0;
+      }
+    }
+    ::freeifaddrs(list);
+  });
+  return found;
 }
 
 Result<std::shared_ptr<netns::Netns>> findNetns(const NodePod& pod, const NetnsFinderOptions& options) {
@@ -47,25 +49,35 @@ Result<std::shared_ptr<netns::Netns>> findNetns(const NodePod& pod, const NetnsF
   }
   if (pod.addresses.empty()) return makeError(ErrorCode::kNotFound, "pod {} has no address", pod.uid);
   const auto& ip = pod.addresses.front();
+  // Never the agent's own namespace (the node's): capture there would take
+  // the node's traffic. A pod address held by two namespaces is ambiguous.
+  auto self = netns::Netns::current();
   std::set<std::pair<dev_t, ino_t>> seen;
-  auto tryPath = [&](const std::string& path) -> std::shared_ptr<netns::Netns> {
+  std::vector<std::shared_ptr<netns::Netns>> matches;
+  auto tryPath = [&](const std::string& path) {
     struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return nullptr;
+    if (::stat(path.c_str(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) return;
+    if (self && st.st_ino == (*self)->inode()) return;
     auto ns = netns::Netns::open(path);
-    if (!ns || !addressIsLocal(**ns, ip)) return nullptr;
-    return *ns;
+    if (ns && addressIsLocal(**ns, ip)) matches.push_back(*ns);
   };
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(options.run_netns_dir, ec)) {
-    if (auto ns = tryPath(e.path().string())) return ns;
+  for (fs::directory_iterator it(options.run_netns_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    tryPath(it->path().string());
   }
   std::size_t n = 0;
-  for (const auto& e : fs::directory_iterator(options.proc_dir, ec)) {
-    if (++n > options.max_processes) break;
-    auto name = e.path().filename().string();
+  ec.clear();
+  for (fs::directory_iterator it(options.proc_dir, ec), end; !ec && it != end && ++n <= options.max_processes;
+       it.increment(ec)) {
+    auto name = it->path().filename().string();
     if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (auto ns = tryPath(e.path().string() + "/ns/net")) return ns;
+    tryPath(it->path().string() + "/ns/net");
   }
+  if (matches.size() > 1) {
+    return makeError(ErrorCode::kInvalidArgument, "{} namespaces hold {} (pod {}): name one with the {} annotation",
+                     matches.size(), ip.to_string(), pod.uid, kNetnsAnnotation);
+  }
+  if (matches.size() == 1) return matches.front();
   return makeError(ErrorCode::kNotFound, "no network namespace holds {} (pod {})", ip.to_string(), pod.uid);
 }
 

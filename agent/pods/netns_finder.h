@@ -1,7 +1,7 @@
 // Finds a pod's network namespace: the file its kNetnsAnnotation names, or
-// else the namespace in which the pod's first address is local (a bind to it
-// succeeds), searched among /run/netns/* and /proc/<pid>/ns/net. A pod
-// address is local in its pod's namespace only, so the search is exact.
+// else the one namespace whose interfaces hold the pod's first address,
+// searched among /run/netns/* and /proc/<pid>/ns/net (never the agent's
+// own; two holders is an error, not a guess).
 #pragma once
 
 #include <memory>
@@ -19,7 +19,7 @@ struct NetnsFinderOptions {
   std::size_t max_processes = 100000;  // bound on the /proc walk
 };
 
-// Is `ip` a local address in `ns`? (bind(ip:0) succeeds there.)
+// Is `ip` an address of one of `ns`'s interfaces?
 bool addressIsLocal(const netns::Netns& ns, const boost::asio::ip::address& ip);
 
 Result<std::shared_ptr<netns::Netns>> findNetns(const NodePod& pod, const NetnsFinderOptions& options = {});

@@ -115,7 +115,10 @@ bool pump(int from) {
   auto& out = g_sides[to];
   char buf[kBuf];
   for (int i = 0; i < 16; ++i) {  // bounded per wake-up
-    if (!out.pending.empty()) return true;  // wait for `to` to drain
+    if (!out.pending.empty()) {
+      watch(from, EPOLLRDHUP, EPOLL_CTL_MOD);  // stop reading until `to` drains (no busy loop)
+      return true;
+    }
     ssize_t n = ::read(from, buf, sizeof(buf));
     if (n == 0) return false;
     if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
@@ -124,6 +127,7 @@ bool pump(int from) {
     if (w < n) {
       out.pending.assign(buf + std::max<ssize_t>(w, 0), static_cast<std::size_t>(n - std::max<ssize_t>(w, 0)));
       watch(to, EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
+      watch(from, EPOLLRDHUP, EPOLL_CTL_MOD);  // resumed by drain()
       return true;
     }
   }
@@ -145,6 +149,7 @@ bool drain(int fd) {
     s.pending.erase(0, static_cast<std::size_t>(w));
   }
   watch(fd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+  watch(s.peer, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);  // reading the peer again
   return pump(s.peer);
 }
 

@@ -132,7 +132,8 @@ TEST_F(EbpfTest, SkLookupVerdictsTable) {
   std::vector<Row> rows{
       {"UDP is not captured", IPPROTO_UDP, "198.18.30.2", 53, "198.18.30.50", 1, false},
       {"HBONE goes to ztunnel's own 15008 listener", IPPROTO_TCP, "198.18.30.2", 15008, "198.18.30.50", 1, false},
-      {"not a pod address: untouched", IPPROTO_TCP, "198.18.30.99", 80, "198.18.30.50", 1, false},
+      {"an address of the pod the agent did not list: refused", IPPROTO_TCP, "198.18.30.99", 80, "198.18.30.50", 0,
+       false},
       {"a pod's port goes to its proxy", IPPROTO_TCP, "198.18.30.2", 8080, "198.18.30.50", 1, true},
       {"any port of the pod", IPPROTO_TCP, "198.18.30.2", 22, "198.18.30.50", 1, true},
       {"from the pod's own address (ztunnel to the app): untouched", IPPROTO_TCP, "198.18.30.2", 8080, "198.18.30.2", 1,

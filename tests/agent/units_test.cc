@@ -102,11 +102,9 @@ TEST(NodePodsTest, ThePodsOfThisNodeAndWhetherEachIsEnrolled) {
   EXPECT_TRUE(nodePods(snap, "node-c", controlplane::MeshSettings{}).empty());
 }
 
-TEST(IptablesRulesTest, OwnChainsMarkExemptionAndOnlyThePodsAddresses) {
+TEST(IptablesRulesTest, OwnChainsMarkExemptionAndEveryAddressOfThePod) {
   IptablesOptions o;
-  std::vector<asio::ip::address> addrs{asio::ip::make_address("198.18.0.2"), asio::ip::make_address("2001:db8::2")};
-  auto v4 = iptablesRules(o, false, addrs);
-  EXPECT_EQ(v4,
+  EXPECT_EQ(iptablesRules(o),
             "*nat\n"
             ":AMBIT_OUTBOUND - [0:0]\n"
             ":AMBIT_INBOUND - [0:0]\n"
@@ -115,11 +113,12 @@ TEST(IptablesRulesTest, OwnChainsMarkExemptionAndOnlyThePodsAddresses) {
             "-A AMBIT_OUTBOUND -p tcp -j REDIRECT --to-ports 15001\n"
             "-A AMBIT_INBOUND -p tcp -i lo -j RETURN\n"
             "-A AMBIT_INBOUND -p tcp --dport 15008 -j RETURN\n"
-            "-A AMBIT_INBOUND -p tcp -d 198.18.0.2/32 -j REDIRECT --to-ports 15006\n"
+            "-A AMBIT_INBOUND -p tcp -j REDIRECT --to-ports 15006\n"
             "COMMIT\n");
-  auto v6 = iptablesRules(o, true, addrs);
-  EXPECT_THAT(v6, HasSubstr("-d 2001:db8::2/128 -j REDIRECT --to-ports 15006"));
-  EXPECT_THAT(v6, Not(HasSubstr("198.18.0.2")));
+  o.outbound_port = 16001;
+  o.hbone_port = 16008;
+  EXPECT_THAT(iptablesRules(o), HasSubstr("--dport 16008 -j RETURN"));
+  EXPECT_THAT(iptablesRules(o), HasSubstr("REDIRECT --to-ports 16001"));
 }
 
 // A capture that records calls; namespaces are "found" by a fake finder.
@@ -128,12 +127,14 @@ class FakeCapture : public Capture {
   const char* mode() const override { return "fake"; }
   Status enroll(const PodCapture& pod) override {
     log.push_back("capture " + pod.addresses.front().to_string());
+    if (order) order->push_back("capture");
     if (fail_enroll) return makeError(ErrorCode::kUnavailable, "no capture");
     enrolled.insert(pod.netns.get());
     return {};
   }
   Status release(const PodCapture& pod) override {
     log.push_back("release " + pod.addresses.front().to_string());
+    if (order) order->push_back("release");
     enrolled.erase(pod.netns.get());
     return {};
   }
@@ -144,6 +145,7 @@ class FakeCapture : public Capture {
   std::map<std::string, uint64_t> counters() const override { return {}; }
   nlohmann::json dump() const override { return {}; }
   std::vector<std::string> log;
+  std::vector<std::string>* order = nullptr;  // shared with the handover: which came first
   std::set<const netns::Netns*> enrolled;  // by object: every fake pod shares this process's netns
   bool fail_enroll = false;
 };
@@ -152,14 +154,17 @@ class FakeHandover : public Handover {
  public:
   Status add(const zds::Pod& pod) override {
     log.push_back("add " + pod.uid);
+    if (order) order->push_back("add");
     if (fail) return makeError(ErrorCode::kUnavailable, "ztunnel gone");
     return {};
   }
   Status remove(const std::string& uid) override {
     log.push_back("remove " + uid);
+    if (order) order->push_back("remove");
     return {};
   }
   std::vector<std::string> log;
+  std::vector<std::string>* order = nullptr;
   bool fail = false;
 };
 
@@ -198,8 +203,11 @@ class ReconcilerTest : public ::testing::Test {
 };
 
 TEST_F(ReconcilerTest, CapturesBeforeHandingOverAndReleasesBeforeTakingBack) {
+  std::vector<std::string> order;
+  capture.order = handover.order = &order;
   Reconciler r(capture, handover, finder());
   r.apply({pod("a", "198.18.0.2", true), pod("b", "198.18.0.3", false)});
+  EXPECT_THAT(order, ElementsAre("capture", "add"));
   EXPECT_THAT(capture.log, ElementsAre("capture 198.18.0.2", "forget except 1"));
   EXPECT_THAT(handover.log, ElementsAre("add Kubernetes//Pod/demo/a"));
   // The same pods again: nothing to do, not even a lookup.
@@ -211,7 +219,9 @@ TEST_F(ReconcilerTest, CapturesBeforeHandingOverAndReleasesBeforeTakingBack) {
   EXPECT_TRUE(handover.log.empty());
   EXPECT_EQ(lookups, before);
   // a leaves the mesh.
+  order.clear();
   r.apply({pod("a", "198.18.0.2", false)});
+  EXPECT_THAT(order, ElementsAre("release", "remove"));
   EXPECT_THAT(capture.log, ElementsAre("release 198.18.0.2"));
   EXPECT_THAT(handover.log, ElementsAre("remove Kubernetes//Pod/demo/a"));
   EXPECT_TRUE(r.status().empty());
@@ -254,6 +264,23 @@ TEST_F(ReconcilerTest, FirstPassReleasesWhatAnEarlierRunLeftEnrolled) {
   capture.log.clear();
   r.apply({pod("b", "198.18.0.3", false)});
   EXPECT_TRUE(capture.log.empty());
+}
+
+TEST_F(ReconcilerTest, AChangeThatFailsIsRetriedAndTheOldCaptureStays) {
+  Reconciler r(capture, handover, finder());
+  r.apply({pod("a", "198.18.0.2", true)});
+  capture.fail_enroll = true;
+  r.apply({pod("a", "198.18.0.9", true)});
+  ASSERT_EQ(r.status().size(), 1u);
+  EXPECT_TRUE(r.status()[0].captured);  // still captured with what was in place
+  EXPECT_EQ(r.status()[0].pod.addresses.front().to_string(), "198.18.0.2");
+  EXPECT_THAT(r.status()[0].error, HasSubstr("no capture"));
+  capture.fail_enroll = false;
+  capture.log.clear();
+  r.apply({pod("a", "198.18.0.9", true)});  // retried
+  EXPECT_THAT(capture.log, ElementsAre("capture 198.18.0.9"));
+  EXPECT_EQ(r.status()[0].pod.addresses.front().to_string(), "198.18.0.9");
+  EXPECT_EQ(r.status()[0].error, "");
 }
 
 TEST_F(ReconcilerTest, AChangedAddressIsCapturedAgain) {

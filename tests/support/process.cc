@@ -62,6 +62,16 @@ std::optional<std::string> ChildProcess::waitForLine(const std::string& needle, 
   }
 }
 
+bool ChildProcess::waitForOutput(const std::string& needle, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (output_.find(needle) != std::string::npos) return true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    readAvailable(static_cast<int>(std::min<int64_t>(left.count(), 100)));
+  }
+}
+
 std::string ChildProcess::field(const std::string& line, const std::string& key) {
   auto pos = line.find(" " + key + "=");
   if (pos == std::string::npos) return {};

@@ -21,6 +21,9 @@ class ChildProcess {
   bool running() const { return pid_ > 0; }
   // The first log line (since the last call) containing `needle`, or nullopt at the timeout.
   std::optional<std::string> waitForLine(const std::string& needle, std::chrono::milliseconds timeout);
+  // Whether `needle` appears anywhere in the output (from the start, in any
+  // order with other waits), waiting up to `timeout` for it.
+  bool waitForOutput(const std::string& needle, std::chrono::milliseconds timeout);
   // The value of `key=` in a line, e.g. port from "... port=15010 ...".
   static std::string field(const std::string& line, const std::string& key);
   // Everything the process logged so far.

@@ -146,8 +146,10 @@ class InpodTest : public ::testing::Test {
   // Ready = the agent's snapshot applied (listeners open), the pod's
   // certificate issued, and /healthz/ready says so (WDS synced too).
   static bool waitReady(ZtunnelProcess& z, const std::string& sa) {
+    // The certificate may come before or after the snapshot (both follow the
+    // first xDS config): look for it anywhere in the log.
     if (!z.proc->waitForLine("msg=node_agent_snapshot_applied", 20s) ||
-        !z.proc->waitForLine("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/" + sa, 20s)) {
+        !z.proc->waitForOutput("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/" + sa, 20s)) {
       return false;
     }
     for (int i = 0; i < 200; ++i) {  // bounded: 10 s

@@ -76,7 +76,7 @@ Status BpfMaps::fileInbound(int listen_fd) {
 }
 
 std::optional<boost::asio::ip::tcp::endpoint> BpfMaps::takeOriginalDestination(
-    const boost::asio::ip::tcp::endpoint& local, const boost::asio::ip::tcp::endpoint& peer) {
+    int fd, const boost::asio::ip::tcp::endpoint& local, const boost::asio::ip::tcp::endpoint& peer) {
   int map;
   {
     std::lock_guard lock(mu_);
@@ -85,6 +85,8 @@ std::optional<boost::asio::ip::tcp::endpoint> BpfMaps::takeOriginalDestination(
   if (map < 0) return std::nullopt;
   // Keyed as the app sees its connection: its end (our peer) -> us.
   ambit_tuple key{};
+  socklen_t len = sizeof(key.netns_cookie);
+  if (::getsockopt(fd, SOL_SOCKET, kSoNetnsCookie, &key.netns_cookie, &len) != 0) return std::nullopt;
   key.local = addrOf(peer);
   key.remote = addrOf(local);
   ambit_addr orig{};

@@ -30,8 +30,9 @@ class BpfMaps {
   // Files a listening socket (any family) under its namespace's cookie.
   Status fileInbound(int listen_fd);
   // The original destination of a connection accepted on the outbound
-  // listener (`local` = our end, `peer` = the app's), taken out of the map.
-  std::optional<boost::asio::ip::tcp::endpoint> takeOriginalDestination(const boost::asio::ip::tcp::endpoint& local,
+  // listener (`fd`; `local` = our end, `peer` = the app's), taken out of the map.
+  std::optional<boost::asio::ip::tcp::endpoint> takeOriginalDestination(int fd,
+                                                                        const boost::asio::ip::tcp::endpoint& local,
                                                                         const boost::asio::ip::tcp::endpoint& peer);
   // Whether the pinned maps were found (eBPF capture on this node).
   bool active() const;

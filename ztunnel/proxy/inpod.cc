@@ -140,7 +140,7 @@ asio::awaitable<void> Proxy::serveCaptured(tcp::socket& socket, runtime::Connect
     // No NAT record: with eBPF capture the agent's map has it.
     auto peer = socket.remote_endpoint(ec);
     if (!ec) {
-      if (auto found = bpf_.takeOriginalDestination(local, peer)) orig = found;
+      if (auto found = bpf_.takeOriginalDestination(socket.native_handle(), local, peer)) orig = found;
     }
   }
   // Dialled directly, not captured: the "original" destination is ourselves.
