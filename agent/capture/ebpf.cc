@@ -130,6 +130,10 @@ const char* verdictName(int v) {
 Result<std::unique_ptr<EbpfCapture>> EbpfCapture::load(const EbpfOptions& options) {
   std::unique_ptr<EbpfCapture> c(new EbpfCapture());
   c->options_ = options;
+  // Refused before anything is loaded or pinned.
+  if (!options.cgroup.empty()) {
+    if (auto st = checkNotRootCgroup(options.cgroup); !st) return st.error();
+  }
   std::error_code ec;
   fs::create_directories(options.pin_dir, ec);
   if (ec) return makeError(ErrorCode::kUnavailable, "bpffs directory {}: {}", options.pin_dir, ec.message());

@@ -93,6 +93,7 @@ TEST_F(EbpfTest, RefusesTheRootCgroup) {
   auto c = EbpfCapture::load(options_);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.error().message, HasSubstr("root cgroup"));
+  EXPECT_FALSE(fs::exists(options_.pin_dir)) << "refused before anything was pinned";
   fs::remove_all(options_.pin_dir);
 }
 

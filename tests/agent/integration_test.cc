@@ -455,6 +455,29 @@ TEST_P(AgentIntegrationTest, AgentRestartChangesNothingForRunningPods) {
   EXPECT_THAT(agent_.proc->output(), ::testing::Not(HasSubstr("msg=pod_released")));
 }
 
+// auto: where eBPF cannot be loaded (here: the only cgroup offered is a
+// root, which the agent refuses), the agent falls back to iptables, says so
+// in its log and in /config_dump.
+TEST(AgentFallbackTest, AutoFallsBackToIptablesAndSaysWhy) {
+  AMBIT_REQUIRE_ROOT();
+  char tmpl[] = "/tmp/ambit-test-agent-auto-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  fs::create_directories(dir + "/config");
+  auto agent = startAgent({"--node_name", "node-a", "--config_dir", dir + "/config", "--capture.mode", "auto",
+                           "--bpf.pin_dir", dir + "/not-a-bpffs", "--bpf.cgroup", cgroup2Root(), "--zds.socket",
+                           dir + "/agent.sock"});
+  ASSERT_TRUE(agent.proc);
+  EXPECT_TRUE(agent.proc->waitForOutput("msg=capture_fallback mode=iptables", 10s)) << agent.proc->output();
+  EXPECT_TRUE(agent.proc->waitForOutput("msg=capture_mode mode=iptables", 10s)) << agent.proc->output();
+  ASSERT_TRUE(agent.proc->waitForLine("msg=zds_listening", 10s));
+  auto dump = nlohmann::json::parse(httpGet(agent.admin, "/config_dump"));
+  EXPECT_EQ(dump["capture"]["mode"], "iptables");
+  EXPECT_THAT(dump["capture"]["fallback_reason"].get<std::string>(), HasSubstr("root cgroup"));
+  EXPECT_EQ(agent.proc->stop(), 0);
+  fs::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, AgentIntegrationTest, ::testing::Values("ebpf", "iptables"),
                          [](const auto& info) { return info.param; });
 
