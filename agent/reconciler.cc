@@ -105,7 +105,6 @@ void Reconciler::apply(const std::vector<NodePod>& pods) {
     it = current.erase(it);
   }
   if (first_pass_) {
-    first_pass_ = false;
     // An earlier run may have enrolled pods that are no longer enrolled
     // (changed while the agent was down): release those it can still find.
     for (const auto& p : pods) {
@@ -120,6 +119,7 @@ void Reconciler::apply(const std::vector<NodePod>& pods) {
       if (st.netns) live.push_back(st.netns);
     }
     capture_.forgetExcept(live);
+    first_pass_ = false;  // only once it all went through (a throw retries it next pass)
   }
   std::lock_guard lock(mu_);
   pods_ = std::move(current);

@@ -319,7 +319,8 @@ void EbpfCapture::forgetExcept(const std::vector<std::shared_ptr<netns::Netns>>&
   }
   // Pins of namespaces no longer in the map (a release cut short).
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(options_.pin_dir, ec)) {
+  for (fs::directory_iterator it(options_.pin_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto& e = *it;
     auto name = e.path().filename().string();
     if (name.rfind("netns_", 0) != 0) continue;
     uint64_t cookie = std::strtoull(name.c_str() + 6, nullptr, 10);

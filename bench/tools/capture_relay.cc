@@ -107,6 +107,21 @@ void accepted(int client, const sockaddr_in& listen_addr, uint32_t mark) {
   watch(up, EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_ADD);
 }
 
+// Sets a relay socket's events from its state: write interest while it is
+// connecting or has bytes pending; read interest only while its peer has
+// nothing pending (else reading would have nowhere to put the bytes).
+void rearm(int fd) {
+  auto it = g_sides.find(fd);
+  if (it == g_sides.end()) return;
+  const Side& s = it->second;
+  auto peer = g_sides.find(s.peer);
+  bool peer_backed_up = peer != g_sides.end() && !peer->second.pending.empty();
+  uint32_t events = 0;
+  if (!peer_backed_up) events |= EPOLLIN | EPOLLRDHUP;
+  if (s.connecting || !s.pending.empty()) events |= EPOLLOUT;
+  watch(fd, events, EPOLL_CTL_MOD);
+}
+
 // Moves what `from` has to its peer; false when the pair is done.
 bool pump(int from) {
   auto it = g_sides.find(from);
@@ -116,7 +131,7 @@ bool pump(int from) {
   char buf[kBuf];
   for (int i = 0; i < 16; ++i) {  // bounded per wake-up
     if (!out.pending.empty()) {
-      watch(from, EPOLLRDHUP, EPOLL_CTL_MOD);  // stop reading until `to` drains (no busy loop)
+      rearm(from);  // stop reading until `to` drains (no busy loop)
       return true;
     }
     ssize_t n = ::read(from, buf, sizeof(buf));
@@ -126,8 +141,8 @@ bool pump(int from) {
     if (w < 0 && errno != EAGAIN) return false;
     if (w < n) {
       out.pending.assign(buf + std::max<ssize_t>(w, 0), static_cast<std::size_t>(n - std::max<ssize_t>(w, 0)));
-      watch(to, EPOLLIN | EPOLLOUT | EPOLLRDHUP, EPOLL_CTL_MOD);
-      watch(from, EPOLLRDHUP, EPOLL_CTL_MOD);  // resumed by drain()
+      rearm(to);
+      rearm(from);  // resumed by drain()
       return true;
     }
   }
@@ -148,8 +163,8 @@ bool drain(int fd) {
     if (w < 0) return errno == EAGAIN;
     s.pending.erase(0, static_cast<std::size_t>(w));
   }
-  watch(fd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
-  watch(s.peer, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);  // reading the peer again
+  rearm(fd);
+  rearm(s.peer);  // reading the peer again
   return pump(s.peer);
 }
 
