@@ -61,6 +61,11 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } ambit_verdicts SEC(".maps");
 
+/* Addresses are copied out of contexts field by field in each program, on
+ * purpose: a shared helper or macro indexing a context array let clang form
+ * a pointer into the context, which the verifier refuses ("dereference of
+ * modified ctx ptr"). */
+
 static __always_inline void ambit_count(__u32 verdict) {
   __u64* n = bpf_map_lookup_elem(&ambit_verdicts, &verdict);
   if (n) *n += 1;

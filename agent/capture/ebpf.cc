@@ -20,6 +20,7 @@
 #include "bpf/getsockopt.skel.h"
 #include "bpf/sk_lookup.skel.h"
 #include "bpf/sockops.skel.h"
+#include "bpf/user/maps.h"
 
 namespace ambit::agent {
 
@@ -51,7 +52,6 @@ struct EbpfCapture::Skeletons {
 
 namespace {
 
-constexpr int kSoNetnsCookie = 71;  // SO_NETNS_COOKIE (asm-generic/socket.h)
 
 Error bpfError(const std::string& what, int err) {
   return Error{ErrorCode::kUnavailable, fmt::format("{}: {}", what, std::strerror(err < 0 ? -err : err))};
@@ -86,27 +86,9 @@ std::string netnsPin(const std::string& dir, uint64_t cookie) { return dir + "/n
 Result<uint64_t> netnsCookie(const netns::Netns& ns) {
   auto fd = netns::socketIn(&ns, AF_INET, SOCK_DGRAM);
   if (!fd) return fd.error();
-  uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  int rc = ::getsockopt(*fd, SOL_SOCKET, kSoNetnsCookie, &cookie, &len);
-  int err = errno;
+  auto cookie = bpf::socketNetnsCookie(*fd);
   ::close(*fd);
-  if (rc != 0) return makeError(ErrorCode::kUnavailable, "SO_NETNS_COOKIE: {}", std::strerror(err));
   return cookie;
-}
-
-ambit_addr addrKey(const boost::asio::ip::address& ip) {
-  ambit_addr k{};
-  if (ip.is_v4()) {
-    auto b = ip.to_v4().to_bytes();
-    std::memcpy(&k.ip[0], b.data(), 4);
-    k.family = AF_INET;
-  } else {
-    auto b = ip.to_v6().to_bytes();
-    std::memcpy(k.ip, b.data(), 16);
-    k.family = AF_INET6;
-  }
-  return k;
 }
 
 const char* verdictName(int v) {
@@ -236,13 +218,13 @@ Status EbpfCapture::enroll(const PodCapture& pod) {
   }
   std::vector<ambit_addr> keys;
   for (const auto& ip : pod.addresses) {
-    keys.push_back(addrKey(ip));
+    keys.push_back(bpf::addrKey(ip));
     if (bpf_map_update_elem(mapFd(AMBIT_MAP_POD_ADDRS), &keys.back(), &*cookie, BPF_ANY) != 0) {
       return fail(bpfError("ambit_pod_addrs update", errno));
     }
   }
-  // Addresses the pod no longer has.
-  for (const auto& [key, owner] : podAddresses()) {
+  // Addresses the pod no longer has (a new pod has none: no walk of the map).
+  for (const auto& [key, owner] : was_enrolled ? podAddresses() : std::vector<std::pair<ambit_addr, uint64_t>>{}) {
     if (owner != *cookie) continue;
     bool listed = std::any_of(keys.begin(), keys.end(),
                               [&](const ambit_addr& k) { return std::memcmp(&k, &key, sizeof(k)) == 0; });

@@ -79,8 +79,6 @@ class EbpfCapture final : public Capture {
 
 // The kernel's cookie of a network namespace (SO_NETNS_COOKIE on a socket made in it).
 Result<uint64_t> netnsCookie(const netns::Netns& ns);
-// ambit_addr for an IP (port 0), as the maps key it.
-ambit_addr addrKey(const boost::asio::ip::address& ip);
 // Verdict names, by enum ambit_verdict.
 const char* verdictName(int verdict);
 

@@ -9,11 +9,10 @@
 //
 // Under eBPF capture, inbound reaches a socket only through the agent's
 // SOCKHASH: with --bpf-pin-dir, listeners not on loopback are filed there
-// (as ztunnel does; see ztunnel/proxy/bpf_maps.h).
+// (as ztunnel does; bpf/user/maps.h).
 //
 //   capture_relay --listen 127.0.0.1:15001 --listen 0.0.0.0:15006 [--mark 0x539] [--bpf-pin-dir DIR]
 #include <arpa/inet.h>
-#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,7 +30,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bpf/abi.h"
+#include "bpf/user/maps.h"
 
 namespace {
 
@@ -168,22 +167,6 @@ bool drain(int fd) {
   return pump(s.peer);
 }
 
-// Files a listening socket in the agent's ambit_inbound map (when pinned).
-bool fileInbound(const std::string& pin_dir, int fd) {
-  std::string path = pin_dir + "/" + AMBIT_MAP_INBOUND;
-  if (pin_dir.empty() || ::access(path.c_str(), F_OK) != 0) return true;
-  int map = bpf_obj_get(path.c_str());
-  if (map < 0) return false;
-  ambit_inbound_key key{};
-  socklen_t len = sizeof(key.netns_cookie);
-  ::getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &key.netns_cookie, &len);
-  key.family = AF_INET;
-  uint64_t value = static_cast<uint64_t>(fd);
-  bool ok = bpf_map_update_elem(map, &key, &value, BPF_ANY) == 0;
-  ::close(map);
-  return ok;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,6 +183,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGPIPE, SIG_IGN);
   g_ep = ::epoll_create1(EPOLL_CLOEXEC);
+  ambit::bpf::ProxyMaps maps(pin_dir);
   std::unordered_map<int, sockaddr_in> listeners;
   for (const auto& l : listens) {
     sockaddr_in a{};
@@ -215,9 +199,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     listeners[fd] = a;
-    if (a.sin_addr.s_addr != htonl(INADDR_LOOPBACK) && !fileInbound(pin_dir, fd)) {
-      std::fprintf(stderr, "capture_relay: filing %s in %s: %s\n", l.c_str(), pin_dir.c_str(), std::strerror(errno));
-      return 1;
+    if (a.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
+      if (auto st = maps.fileInbound(fd); !st) {
+        std::fprintf(stderr, "capture_relay: filing %s: %s\n", l.c_str(), st.error().message.c_str());
+        return 1;
+      }
     }
     watch(fd, EPOLLIN, EPOLL_CTL_ADD);
   }

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/capture/ebpf.h"
+#include "bpf/user/maps.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileged.h"
 #include "tests/support/process.h"
@@ -105,7 +106,7 @@ TEST_F(EbpfTest, SkLookupVerdictsTable) {
   // 198.18.30.2 is a pod (netns cookie 1001) with a proxy socket, 198.18.30.3
   // a pod (cookie 1002) whose proxy is gone.
   for (auto [ip, cookie] : {std::pair{"198.18.30.2", uint64_t{1001}}, std::pair{"198.18.30.3", uint64_t{1002}}}) {
-    auto key = addrKey(boost::asio::ip::make_address(ip));
+    auto key = bpf::addrKey(boost::asio::ip::make_address(ip));
     ASSERT_EQ(bpf_map_update_elem(capture_->mapFd(AMBIT_MAP_POD_ADDRS), &key, &cookie, BPF_ANY), 0);
   }
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);

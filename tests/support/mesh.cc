@@ -14,6 +14,18 @@ uint16_t portOf(const std::string& host_port) {
   return static_cast<uint16_t>(std::stoi(host_port.substr(host_port.rfind(':') + 1)));
 }
 
+// Admin, stats and readiness on loopback ports the kernel picks (read back
+// from the "msg=started" line).
+std::vector<std::string> loopbackAdmin() {
+  return {"--admin.port", "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
+          "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0"};
+}
+
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 }  // namespace
 
 std::string twoNodeMeshYaml(const std::string& client_ip, const std::string& backend_ip, const std::string& vip) {
@@ -43,12 +55,10 @@ spec: {clusterIP: )" + vip + R"(, selector: {app: backend}, ports: [{name: tcp, 
 std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* tls_port) {
   auto p = std::make_unique<ChildProcess>(
       AMBITD_BINARY,
-      std::vector<std::string>{"--config_dir", dir + "/config", "--xds.address", "127.0.0.1", "--xds.plaintext_port",
-                               "0", "--xds.tls_port", "0", "--ca.state_dir", dir + "/state", "--ca.cacerts_dir",
-                               dir + "/no-cacerts", "--ca.token_file", dir + "/tokens.yaml", "--admin.port", "0",
-                               "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
-                               "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0", "--workers",
-                               "1", "--push.debounce", "20ms"});
+      concat({"--config_dir", dir + "/config", "--xds.address", "127.0.0.1", "--xds.plaintext_port", "0",
+              "--xds.tls_port", "0", "--ca.state_dir", dir + "/state", "--ca.cacerts_dir", dir + "/no-cacerts",
+              "--ca.token_file", dir + "/tokens.yaml", "--workers", "1", "--push.debounce", "20ms"},
+             loopbackAdmin()));
   auto line = p->waitForLine("msg=xds_listening", 20s);
   if (!line) {
     ADD_FAILURE() << "ambitd did not start:\n" << p->output();
@@ -60,13 +70,11 @@ std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* t
 
 ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port, const std::string& node,
                             const std::string& token, const std::vector<std::string>& extra) {
-  std::vector<std::string> args{"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port, "--xds.root_cert",
-                                dir + "/state/root-cert.pem", "--ca.token_file", dir + "/" + token, "--admin.port",
-                                "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
-                                "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0",
-                                "--socks5.port", "0", "--workers", "2", "--drain_deadline", "2s", "--xds.max_backoff",
-                                "2s"};
-  args.insert(args.end(), extra.begin(), extra.end());
+  auto args = concat(concat({"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port, "--xds.root_cert",
+                             dir + "/state/root-cert.pem", "--ca.token_file", dir + "/" + token, "--socks5.port", "0",
+                             "--workers", "2", "--drain_deadline", "2s", "--xds.max_backoff", "2s"},
+                            loopbackAdmin()),
+                     extra);
   ZtunnelProcess z;
   z.proc = std::make_unique<ChildProcess>(ZTUNNEL_BINARY, args);
   auto started = z.proc->waitForLine("msg=started", 20s);
@@ -84,9 +92,7 @@ ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port,
 }
 
 AgentProcess startAgent(const std::vector<std::string>& extra) {
-  std::vector<std::string> args{"--admin.port", "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
-                                "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0"};
-  args.insert(args.end(), extra.begin(), extra.end());
+  auto args = concat(loopbackAdmin(), extra);
   AgentProcess a;
   a.proc = std::make_unique<ChildProcess>(AGENT_BINARY, args);
   auto started = a.proc->waitForLine("msg=started", 20s);

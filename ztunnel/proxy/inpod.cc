@@ -93,15 +93,16 @@ void Proxy::openInpodListeners(LocalWorkload& lw, const std::string& uid) {
     const char* what;
     uint16_t port;
     bool loopback;
+    bool sk_lookup_target;  // eBPF capture steers the pod's inbound here (filed in the agent's map)
     runtime::ConnectionHandler handler;
   };
   std::vector<Spec> specs{
-      {"hbone", config_.hbone_port, false,
+      {"hbone", config_.hbone_port, false, false,
        [this, uid](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveHbone(s, ctx, uid); }},
-      {"inbound-plaintext", config_.inbound_plaintext_port, false,
+      {"inbound-plaintext", config_.inbound_plaintext_port, false, true,
        [this, uid, ns](tcp::socket& s, runtime::ConnectionContext& ctx) { return servePlaintext(s, ctx, uid, ns); }},
       // Outbound capture is only for the pod's own connections: loopback.
-      {"outbound", config_.outbound_port, true,
+      {"outbound", config_.outbound_port, true, false,
        [this, uid, ns](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveCaptured(s, ctx, uid, ns); }},
   };
   for (auto& spec : specs) {
@@ -112,10 +113,7 @@ void Proxy::openInpodListeners(LocalWorkload& lw, const std::string& uid) {
                                   : asio::ip::address(spec.loopback ? asio::ip::address_v4::loopback()
                                                                     : asio::ip::address_v4::any());
       runtime::ListenerOptions options{.name = std::string(spec.what) + " " + lw.name, .make_socket = make};
-      if (spec.port == config_.inbound_plaintext_port) {
-        // eBPF capture: sk_lookup finds this pod's inbound sockets here.
-        options.on_listening = [this](int fd) { return bpf_.fileInbound(fd); };
-      }
+      if (spec.sk_lookup_target) options.on_listening = [this](int fd) { return bpf_.fileInbound(fd); };
       auto l = runtime::Listener::start(service_.workers(), service_.drain(), tcp::endpoint(addr, spec.port),
                                         spec.handler, std::move(options));
       if (l) {

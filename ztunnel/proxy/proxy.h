@@ -31,6 +31,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bpf/user/maps.h"
 #include "common/app/service.h"
 #include "common/hbone/connection.h"
 #include "common/hbone/pool.h"
@@ -39,7 +40,6 @@
 #include "common/runtime/listener.h"
 #include "common/zds/pod_set.h"
 #include "ztunnel/identity/manager.h"
-#include "ztunnel/proxy/bpf_maps.h"
 #include "ztunnel/proxy/connections.h"
 #include "ztunnel/telemetry/labels.h"
 #include "ztunnel/xds/state_store.h"
@@ -161,7 +161,7 @@ class Proxy {
   TcpMetrics metrics_;
   ConnectionTable connections_;
   std::unique_ptr<runtime::Listener> socks5_;
-  BpfMaps bpf_;  // in-pod with eBPF capture: the agent's pinned maps
+  bpf::ProxyMaps bpf_;  // in-pod with eBPF capture: the agent's pinned maps
   std::vector<std::unique_ptr<hbone::ClientPool>> pools_;  // one per worker, used on that worker only
   std::atomic<uint64_t> round_robin_{0};
 
