@@ -1,4 +1,5 @@
 #include "common/xds/delta_client.h"
+#include "common/xds/digest.h"
 
 #include <algorithm>
 #include <cmath>
@@ -161,7 +162,8 @@ nlohmann::json DeltaClient::dump() const {
                      {"last_error", last_error_}};
   for (const auto& [url, t] : types_) {
     out["types"][url] = {{"resources", t.versions.size()}, {"acks", t.acks},       {"nacks", t.nacks},
-                         {"last_nonce", t.last_nonce},     {"last_nack", t.last_nack}};
+                         {"last_nonce", t.last_nonce},     {"last_nack", t.last_nack},
+                       {"digest", resourceDigest(t.versions)}};
   }
   return out;
 }

@@ -12,29 +12,8 @@
 #include "controlplane/ca/service.h"
 #include "controlplane/pusher.h"
 #include "controlplane/source/file_source.h"
+#include "controlplane/validate/report.h"
 #include "controlplane/xds/server.h"
-
-namespace {
-
-int runValidate(const std::string& dir) {
-  auto report = ambit::controlplane::validateDirectory(dir);
-  for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
-  // What translation would report (a route to an unknown subset, a policy
-  // narrowed for ztunnel, ...): warnings, since the config still applies.
-  if (report.snapshot) {
-    auto translated = ambit::controlplane::translate(*report.snapshot, ambit::controlplane::MeshSettings{});
-    for (const auto& w : translated.warnings) std::cerr << "warning: " << w << "\n";
-  }
-  for (const auto& i : report.issues) std::cerr << "error: " << i.toString() << "\n";
-  if (!report.issues.empty()) {
-    std::cerr << report.issues.size() << " error(s) in " << dir << "\n";
-    return 1;
-  }
-  std::cout << dir << ": " << report.files << " file(s), " << report.objects << " object(s), valid\n";
-  return 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ambit;
@@ -46,7 +25,7 @@ int main(int argc, char** argv) {
   auto* validate = cli.add_subcommand("validate", "check a config directory and exit (non-zero on errors)");
   validate->add_option("dir", validate_dir, "directory of YAML")->required();
   CLI11_PARSE(cli, argc, argv);
-  if (*validate) return runValidate(validate_dir);
+  if (*validate) return printValidation(validate_dir, std::cout, std::cerr);
 
   int exit_code = 0;
   auto loaded = app::loadConfig(schema, cmdline, exit_code);

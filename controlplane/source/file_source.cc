@@ -30,7 +30,6 @@ bool isYamlFile(const fs::path& p) {
   return ext == ".yaml" || ext == ".yml";
 }
 
-std::string hashOf(const std::string& s) { return std::to_string(std::hash<std::string>{}(s)) + ":" + std::to_string(s.size()); }
 
 std::shared_ptr<spdlog::logger> logger() {
   static auto l = log::scope("ambitd.files");
@@ -132,7 +131,7 @@ DirectoryRead readDirectory(const std::string& dir, std::vector<ConfigIssue>* er
     std::stringstream ss;
     ss << in.rdbuf();
     std::string content = ss.str();
-    load.content_hash = hashOf(content);
+    load.content_hash = contentHash(content);
     load.result = parseDocuments(content, p.string());
     out.files.push_back(std::move(load));
   }
@@ -329,11 +328,16 @@ bool FileSource::waitForGeneration(uint64_t n, std::chrono::milliseconds timeout
   return generation_cv_.wait_for(lock, timeout, [&] { return generation_ >= n; });
 }
 
+std::string contentHash(const std::string& content) {
+  return std::to_string(std::hash<std::string>{}(content)) + ":" + std::to_string(content.size());
+}
+
 nlohmann::json FileSource::dump() const {
   std::lock_guard lock(mu_);
   nlohmann::json files = nlohmann::json::object();
   for (const auto& [path, st] : files_) {
-    files[path] = {{"applied", st.applied}, {"objects", st.objects}, {"errors", st.errors}, {"warnings", st.warnings}};
+    files[path] = {{"applied", st.applied},   {"objects", st.objects},   {"errors", st.errors},
+                   {"warnings", st.warnings}, {"content_hash", st.hash}};
   }
   return {{"kind", "directory"}, {"path", dir_}, {"synced", synced_.load()}, {"files", files}};
 }

@@ -64,6 +64,10 @@ struct ValidationReport {
 };
 ValidationReport validateDirectory(const std::string& dir);
 
+// The hash of a file's content that /config_dump reports per file once it is
+// read ("source.files[path].content_hash"): a writer can tell when its change is in.
+std::string contentHash(const std::string& content);
+
 class FileSource : public ConfigSource {
  public:
   // `settle`: how long to wait after a change for more changes before applying

@@ -1,4 +1,5 @@
 // XdsServer: the stream registry, the current resource set, metrics and dump.
+#include "common/xds/digest.h"
 #include "controlplane/xds/server.h"
 
 namespace ambit::controlplane::xds {
@@ -87,11 +88,14 @@ nlohmann::json XdsServer::dump() const {
   nlohmann::json out = {{"clients", clients}};
   if (current) {
     nlohmann::json res = nlohmann::json::object();
+    nlohmann::json digests = nlohmann::json::object();
     for (const auto& [type, t] : current->types) {
       nlohmann::json names = nlohmann::json::object();
       for (const auto& [name, e] : t.by_name) names[name] = e.version;
       res[shortTypeName(type)] = names;
+      digests[type] = ambit::xds::resourceDigest(t.by_name, [](const ResourceEntry& e) { return e.version; });
     }
+    out["digests"] = digests;
     out["system_version"] = current->version;
     out["resources"] = res;
     out["warnings"] = current->warnings;

@@ -12,6 +12,7 @@
 #include "common/metrics/istio_labels.h"
 #include "common/runtime/deadline.h"
 #include "common/tls/tls_context.h"
+#include "ztunnel/state/dump.h"
 
 namespace ambit::ztunnel::proxy {
 
@@ -332,8 +333,8 @@ nlohmann::json Proxy::dump() const {
     }
     out["local_workloads"] = std::move(locals);
   }
-  out["workloads"] = state->workloadCount();
-  out["services"] = state->serviceCount();
+  out["workloads"] = workloadsJson(*state);
+  out["services"] = servicesJson(*state);
   auto policies = nlohmann::json::array();
   for (const auto& [name, p] : state->policies().all()) {
     policies.push_back({{"name", name}, {"action", istio::security::Action_Name(p->action())},

@@ -1,6 +1,7 @@
 // ProxyState indexes.
 #include "ztunnel/state/state.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace ambit::ztunnel {
@@ -80,6 +81,22 @@ const std::vector<WorkloadPtr>& ProxyState::endpoints(const std::string& ns_host
   static const std::vector<WorkloadPtr> kNone;
   auto it = endpoints_.find(ns_hostname);
   return it == endpoints_.end() ? kNone : it->second;
+}
+
+std::vector<WorkloadPtr> ProxyState::allWorkloads() const {
+  std::vector<WorkloadPtr> out;
+  out.reserve(by_uid_.size());
+  for (const auto& [uid, w] : by_uid_) out.push_back(w);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->uid() < b->uid(); });
+  return out;
+}
+
+std::vector<ServicePtr> ProxyState::allServices() const {
+  std::vector<std::pair<std::string, ServicePtr>> keyed(services_.begin(), services_.end());
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<ServicePtr> out;
+  for (auto& [k, s] : keyed) out.push_back(s);
+  return out;
 }
 
 }  // namespace ambit::ztunnel

@@ -46,6 +46,10 @@ class ProxyState {
   // The workloads scheduled on `node`, in uid order (O(workloads): for updates, not per connection).
   std::vector<WorkloadPtr> workloadsOnNode(const std::string& node) const;
 
+  // Every workload (by uid) and service (by "ns/hostname"), sorted: for /config_dump.
+  std::vector<WorkloadPtr> allWorkloads() const;
+  std::vector<ServicePtr> allServices() const;
+
   std::size_t workloadCount() const { return by_uid_.size(); }
   std::size_t serviceCount() const { return services_.size(); }
 

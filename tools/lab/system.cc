@@ -1,0 +1,318 @@
+#include "tools/lab/system.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tools/lab/manifest.h"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace ambit::lab {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+[[noreturn]] void childFail(int fd, const char* step) {
+  std::string msg = std::string(step) + ": " + std::strerror(errno);
+  (void)!::write(fd, msg.data(), msg.size());
+  ::_exit(127);
+}
+
+std::vector<char*> cstrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::string readAll(int fd) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool tryRun(const std::vector<std::string>& argv, std::string* output) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return false;
+  std::vector<std::string> args = argv;
+  auto cargs = cstrings(args);
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::execvp(cargs[0], cargs.data());
+    std::string msg = std::string("exec ") + cargs[0] + ": " + std::strerror(errno);
+    (void)!::write(2, msg.data(), msg.size());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  // The command's output ends when it exits (or closes it); commands the lab
+  // runs (ip, mount helpers) are short.
+  std::string out = readAll(pipefd[0]);
+  ::close(pipefd[0]);
+  int st = waitChild(pid);
+  if (output) *output = out;
+  return st == 0;
+}
+
+std::string run(const std::vector<std::string>& argv) {
+  std::string out;
+  if (!tryRun(argv, &out)) throw LabError("'" + joined(argv) + "' failed: " + out);
+  return out;
+}
+
+std::string cgroup2Root() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, dir, type, rest;
+  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
+    if (type == "cgroup2") return dir;
+  }
+  return "";
+}
+
+void makeCgroup(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw LabError("creating cgroup " + dir + ": " + ec.message());
+}
+
+std::vector<int> cgroupProcs(const std::string& dir) {
+  std::vector<int> out;
+  std::ifstream in(dir + "/cgroup.procs");
+  int pid;
+  while (in >> pid) out.push_back(pid);
+  return out;
+}
+
+namespace {
+
+bool populated(const std::string& dir) {
+  std::ifstream in(dir + "/cgroup.events");
+  std::string key;
+  int value;
+  while (in >> key >> value) {
+    if (key == "populated") return value != 0;
+  }
+  return false;
+}
+
+int removeBottomUp(const fs::path& dir) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_directory()) removed += removeBottomUp(e.path());
+  }
+  if (::rmdir(dir.c_str()) == 0) ++removed;
+  return removed;
+}
+
+}  // namespace
+
+int removeCgroupTree(const std::string& dir, std::chrono::milliseconds wait) {
+  if (!fs::exists(dir)) return 0;
+  {
+    std::ofstream kill(dir + "/cgroup.kill");
+    kill << "1\n";
+  }
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (populated(dir) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  if (populated(dir)) throw LabError("processes in " + dir + " did not exit within " + std::to_string(wait.count()) + " ms");
+  int removed = removeBottomUp(dir);
+  if (fs::exists(dir)) throw LabError("could not remove cgroup " + dir + ": " + std::strerror(errno));
+  return removed;
+}
+
+bool isMountPoint(const std::string& dir) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, d, rest;
+  while (mounts >> dev >> d && std::getline(mounts, rest)) {
+    if (d == dir) return true;
+  }
+  return false;
+}
+
+void mountBpffs(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (::mount("bpf", dir.c_str(), "bpf", 0, nullptr) != 0) {
+    throw LabError("mounting a bpffs at " + dir + ": " + std::strerror(errno));
+  }
+}
+
+void unmount(const std::string& dir) {
+  if (::umount2(dir.c_str(), MNT_DETACH) != 0) throw LabError("unmounting " + dir + ": " + std::strerror(errno));
+}
+
+std::vector<std::string> netnsNamesWithPrefix(const std::string& prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/run/netns", ec)) {
+    auto name = e.path().filename().string();
+    if (name.rfind(prefix, 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+namespace {
+
+// execvpe searches the caller's PATH, not the child's: resolve against the
+// environment the process will have.
+std::string resolveProgram(const std::string& name, const std::map<std::string, std::string>& env) {
+  if (name.find('/') != std::string::npos) return name;
+  auto it = env.find("PATH");
+  std::stringstream dirs(it == env.end() ? "/usr/local/bin:/usr/bin:/bin" : it->second);
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    auto candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  throw LabError("'" + name + "' is not found in PATH (" + (it == env.end() ? "" : it->second) + ")");
+}
+
+}  // namespace
+
+pid_t spawn(const SpawnSpec& spec) {
+  if (spec.argv.empty()) throw LabError("spawn: no command");
+  auto program = resolveProgram(spec.argv[0], spec.env);
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw LabError(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> args = spec.argv;
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : spec.env) envs.push_back(k + "=" + v);
+  auto cargs = cstrings(args);
+  auto cenv = cstrings(envs);
+  pid_t pid = ::fork();
+  if (pid < 0) throw LabError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    int err = pipefd[1];
+    ::signal(SIGPIPE, SIG_DFL);
+    if (spec.detach && ::setsid() < 0) childFail(err, "setsid");
+    if (!spec.cgroup.empty()) {
+      int fd = ::open((spec.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || ::write(fd, "0\n", 2) != 2) childFail(err, "joining the cgroup");
+      ::close(fd);
+    }
+    if (!spec.netns.empty()) {
+      int fd = ::open(spec.netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) childFail(err, "entering the network namespace");
+      ::close(fd);
+    }
+    if (!spec.hosts.empty()) {
+      if (::unshare(CLONE_NEWNS) != 0) childFail(err, "unshare(CLONE_NEWNS)");
+      if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) childFail(err, "making / a slave mount");
+      if (::mount(spec.hosts.c_str(), "/etc/hosts", nullptr, MS_BIND, nullptr) != 0) childFail(err, "bind-mounting /etc/hosts");
+    }
+    if (!spec.hostname.empty()) {
+      if (::unshare(CLONE_NEWUTS) != 0) childFail(err, "unshare(CLONE_NEWUTS)");
+      if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) childFail(err, "sethostname");
+    }
+    if (spec.detach) {
+      int in = ::open("/dev/null", O_RDONLY);
+      if (in < 0 || ::dup2(in, 0) < 0) childFail(err, "stdin");
+    }
+    if (!spec.log.empty()) {
+      int out = ::open(spec.log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
+      if (out < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) childFail(err, "opening the log file");
+    }
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::execve(program.c_str(), cargs.data(), cenv.data());
+    childFail(err, ("exec " + spec.argv[0]).c_str());
+  }
+  ::close(pipefd[1]);
+  std::string failure = readAll(pipefd[0]);
+  ::close(pipefd[0]);
+  if (!failure.empty()) {
+    waitChild(pid);
+    throw LabError("starting '" + joined(spec.argv) + "': " + failure);
+  }
+  return pid;
+}
+
+int waitChild(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
+  return -1;
+}
+
+bool processAlive(int pid, const std::string& cgroup) {
+  if (pid <= 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') return false;
+  if (cgroup.empty()) return true;
+  // The cgroup2 line is "0::/path" (hybrid hierarchies list v1 lines too).
+  std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
+  auto rel = cgroup.substr(cgroup2Root().size());
+  std::string entry;
+  while (std::getline(cg, entry)) {
+    if (entry.rfind("0::", 0) == 0) return entry.substr(3) == rel;
+  }
+  return false;
+}
+
+void stopProcess(int pid, const std::string& cgroup, std::chrono::milliseconds grace) {
+  if (!processAlive(pid, cgroup)) return;
+  ::kill(pid, SIGTERM);
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (processAlive(pid, cgroup) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  if (processAlive(pid, cgroup)) {
+    ::kill(pid, SIGKILL);
+    for (int i = 0; i < 250 && processAlive(pid, cgroup); ++i) std::this_thread::sleep_for(20ms);  // bounded: 5 s
+  }
+  // Our own child (the lab command started it in this run): reap it.
+  ::waitpid(pid, nullptr, WNOHANG);
+}
+
+void writeInPlace(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  if (!out) throw LabError("writing " + path);
+}
+
+void writeAtomically(const std::string& path, const std::string& content) {
+  auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out) throw LabError("writing " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw LabError("renaming " + tmp + ": " + ec.message());
+}
+
+}  // namespace ambit::lab
