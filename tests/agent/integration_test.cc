@@ -27,6 +27,7 @@
 #include "tests/support/mesh.h"
 #include "tests/support/netns.h"
 #include "tests/support/privileged.h"
+#include "tests/support/prom.h"
 #include "tests/support/process.h"
 #include "tests/support/sockets.h"
 
@@ -38,14 +39,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 
-bool mounted(const std::string& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, d, rest;
-  while (mounts >> dev >> d && std::getline(mounts, rest)) {
-    if (d == dir) return true;
-  }
-  return false;
-}
 
 // Answers every connection with "peer=<address>:<port>" and closes: who the
 // app saw connect (the client itself, or ztunnel on the pod's behalf).
@@ -125,18 +118,6 @@ except Exception as e:
     print(json.dumps({'ok': False, 'error': type(e).__name__}), flush=True)
 )";
 
-double metricSum(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
-  double sum = 0;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(name + "{", 0) != 0) continue;
-    bool all = true;
-    for (const auto& l : labels) all = all && line.find(l) != std::string::npos;
-    if (all) sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return sum;
-}
 
 class AgentIntegrationTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -218,7 +199,7 @@ class AgentIntegrationTest : public ::testing::TestWithParam<std::string> {
     if (!prefix_.empty()) {
       EXPECT_NE(shell("ip netns list | grep -q " + prefix_), 0) << "a namespace was left behind";
       EXPECT_FALSE(fs::exists(cgroup_));
-      EXPECT_FALSE(mounted(dir_ + "/bpffs"));
+      EXPECT_FALSE(isMounted(dir_ + "/bpffs"));
     }
     if (!dir_.empty()) fs::remove_all(dir_);
   }

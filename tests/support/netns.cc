@@ -17,6 +17,15 @@
 
 namespace ambit::test {
 
+bool isMounted(const std::string& dir) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, d, rest;
+  while (mounts >> dev >> d && std::getline(mounts, rest)) {
+    if (d == dir) return true;
+  }
+  return false;
+}
+
 std::string uniqueName(const std::string& stem) {
   static std::atomic<int> counter{0};
   static const unsigned salt = std::random_device{}() % 1000;

@@ -13,6 +13,9 @@ namespace ambit::test {
 // A short prefix unique to this process and call, e.g. "ambt4821a7".
 std::string uniqueName(const std::string& stem);
 
+// Whether `dir` is a mount point (/proc/self/mounts).
+bool isMounted(const std::string& dir);
+
 // Where the cgroup v2 hierarchy is mounted ("" if it is not).
 std::string cgroup2Root();
 

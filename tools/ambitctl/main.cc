@@ -66,8 +66,6 @@ int main(int argc, char** argv) {
 
   auto* labc = cli.add_subcommand("lab", "a whole mesh on this machine (network namespaces; needs root)");
   labc->require_subcommand(1);
-  labc->add_option("--name", lab_opt.name, "lab name (several labs can run side by side)")->capture_default_str();
-  labc->add_option("--lab-dir", lab_opt.lab_dir, "where labs keep their state ($AMBIT_LAB_DIR)")->capture_default_str();
 
   lab::UpOptions up;
   up.config = defaultLabConfig();
@@ -103,6 +101,13 @@ int main(int argc, char** argv) {
   auto* lab_restart = labc->add_subcommand("restart", "restart a node's ztunnel (rolling) or agent");
   lab_restart->add_option("component", what, "ztunnel or agent")->required()->check(CLI::IsMember({"ztunnel", "agent"}));
   lab_restart->add_option("--node", node, "the node")->required();
+
+  // Every lab command takes the lab's name and state directory (after the verb:
+  // `ambitctl lab down --name demo`).
+  for (auto* sub : labc->get_subcommands({})) {
+    sub->add_option("--name", lab_opt.name, "lab name (several labs can run side by side)")->capture_default_str();
+    sub->add_option("--lab-dir", lab_opt.lab_dir, "where labs keep their state ($AMBIT_LAB_DIR)")->capture_default_str();
+  }
 
   CLI11_PARSE(cli, argc, argv);
 
