@@ -220,6 +220,7 @@ status: {{podIP: {SERVER_IP}}}
                               "--workers", "1"])
         tls_port = self.wait_log("ambitd", r"msg=xds_listening.*tls_port=(\d+)").group(1)
         self.ztunnel_admin = {}
+        self.ztunnel_stats = {}
         for node, ns, pod in (("a", self.ns_c, "client"), ("b", self.ns_s, "server")):
             self.spawn(f"agent-{node}", [os.path.join(self.build, "bench/zds_agent"), "--socket", f"{d}/{node}.sock",
                                          "--pod", f"Kubernetes//Pod/bench/{pod},bench,{pod},{pod},/run/netns/{ns}"])
@@ -233,6 +234,7 @@ status: {{podIP: {SERVER_IP}}}
                 "--workers", str(self.args.ztunnel_workers)])
             m = self.wait_log(f"ztunnel-{node}", r"msg=started .*admin=127\.0\.0\.1:(\d+).*readiness=127\.0\.0\.1:(\d+)")
             self.ztunnel_admin[node] = int(m.group(1))
+            self.ztunnel_stats[node] = int(re.search(r"stats=127\.0\.0\.1:(\d+)", m.group(0)).group(1))
             ready_port = int(m.group(2))
             deadline = time.time() + 30
             while True:
@@ -322,11 +324,13 @@ status: {{podIP: {SERVER_IP}}}
         """RSS of the client node's ztunnel with N extra workloads in WDS, and per idle connection."""
         out = {}
         za = self.procs["ztunnel-a"].pid
-        admin = self.ztunnel_admin["a"]
+        stats = self.ztunnel_stats["a"]
 
         def workloads():
-            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/config_dump", timeout=10) as r:
-                return json.load(r)["proxy"]["workloads"]
+            # The gauge, not /config_dump: building 100k workloads' JSON would itself grow the RSS measured.
+            with urllib.request.urlopen(f"http://127.0.0.1:{stats}/stats/prometheus", timeout=10) as r:
+                m = re.search(r'^ambit_ztunnel_xds_objects\{kind="workload"\} (\S+)$', r.read().decode(), re.M)
+                return int(float(m.group(1))) if m else 0
 
         def settle(want, timeout):
             deadline = time.time() + timeout

@@ -106,6 +106,15 @@ int main(int argc, char** argv) {
   });
   service.addConfigDump("xds", [&] { return xds.dump(); });
   service.addConfigDump("proxy", [&] { return proxy.dump(); });
+  // Counts without building /config_dump's lists (benchmarks poll these).
+  service.metrics().callbackGauge("ambit_ztunnel_xds_objects", "workloads, services and policies ztunnel holds",
+                                  {"kind"}, [&] {
+                                    auto st = state.current();
+                                    return std::vector<metrics::CallbackSample>{
+                                        {{"workload"}, double(st->workloadCount())},
+                                        {{"service"}, double(st->serviceCount())},
+                                        {{"policy"}, double(st->policies().all().size())}};
+                                  });
   if (agent) service.addConfigDump("node_agent", [&] { return agent->dump(); });
   if (auto st = service.start(); !st) {
     log::error(*logger, "start_failed", "error", st.error().message);
