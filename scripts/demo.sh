@@ -21,8 +21,8 @@ ok=0
 finish() {
   if [ "$ok" -ne 1 ]; then
     echo
-    echo "The demo failed. Logs: $CTL lab logs ${LAB[*]} ztunnel --node node1 (or agent, ambitd, a pod)."
-    "$CTL" lab down "${LAB[@]}" || true
+    echo "The demo failed; the lab is left as it was. Logs: $CTL lab logs ${LAB[*]} ztunnel --node node1"
+    echo "(or agent, ambitd, a pod); remove it with: $CTL lab down ${LAB[*]}"
   elif [ "$KEEP" = "0" ]; then
     "$CTL" lab down "${LAB[@]}"
   fi
@@ -49,7 +49,7 @@ summary() {  # node reporter: "source -> destination: policy" per series
   "$CTL" lab metrics "${LAB[@]}" ztunnel --node "$1" --filter "reporter=\"$2\"" |
     grep '^istio_tcp_connections_opened_total' |
     sed -E 's/.*source_workload="([^"]*)".*destination_workload="([^"]*)".*connection_security_policy="([^"]*)".*/\1 -> \2: \3/' |
-    sort -u
+    sort -u || true
 }
 for node in node1 node2; do
   echo "$node, as destination:"

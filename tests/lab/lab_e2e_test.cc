@@ -80,7 +80,8 @@ class LabTest : public ::testing::Test {
     EXPECT_FALSE(fs::exists(dir_ + "/" + name_)) << "the state directory was left";
     auto procs = processesMentioning(dir_ + "/" + name_);
     EXPECT_TRUE(procs.empty()) << "processes left: " << ::testing::PrintToString(procs);
-    fs::remove_all(dir_);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
   }
 
   std::vector<std::string> labArgs(std::vector<std::string> args) {

@@ -397,7 +397,10 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
     applied.removed.clear();
     commit(s, files, applied, out);
   } catch (...) {
-    saveState(s);
+    try {
+      saveState(s);  // so that status and logs still work; `down` needs none of it
+    } catch (...) {
+    }
     out << "\nThe lab did not come up; its logs are in " << s.logDir() << ". `ambitctl lab down";
     if (lab.name != "lab") out << " --name " << lab.name;
     out << "` removes what was made.\n";

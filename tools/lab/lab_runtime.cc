@@ -195,15 +195,16 @@ void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>&
         }
         const auto files = cp->value("/source/files"_json_pointer, nlohmann::json::object());
         for (const auto& [path, content] : written) {
-          if (!files.contains(path) || files[path].value("content_hash", "") != controlplane::contentHash(content)) {
-            why = "ambitd has not read " + path + " yet";
-            return false;
-          }
-          auto errors = files[path].value("errors", nlohmann::json::array());
+          // Errors first: a file rejected for a clash with another has no hash.
+          auto errors = files.contains(path) ? files[path].value("errors", nlohmann::json::array()) : nlohmann::json::array();
           if (!errors.empty()) {
             std::string msg = "ambitd rejected " + path + " (its previous content stays in force):";
             for (const auto& e : errors) msg += "\n  " + e.get<std::string>();
             throw LabError(msg);
+          }
+          if (!files.contains(path) || files[path].value("content_hash", "") != controlplane::contentHash(content)) {
+            why = "ambitd has not read " + path + " yet";
+            return false;
           }
         }
         for (const auto& path : removed) {
