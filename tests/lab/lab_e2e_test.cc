@@ -110,6 +110,14 @@ class LabTest : public ::testing::Test {
   CtlRun get(const std::string& pod, const std::string& url) {
     return exec(pod, {"ambit-demo-app", "get", "--timeout", "3s", url});
   }
+  // `ambit-demo-app load URL` from the client pod, in the background: `count`
+  // requests 50 ms apart (one kept-alive connection with `reuse`).
+  std::unique_ptr<ChildProcess> startLoad(const std::string& url, int count, bool reuse = false) {
+    std::vector<std::string> args{"lab", "exec", "demo/client-0", "--", "ambit-demo-app", "load", url,
+                                  "--count", std::to_string(count), "--interval", "50ms"};
+    if (reuse) args.push_back("--reuse");
+    return std::make_unique<ChildProcess>(AMBITCTL_BINARY, labArgs(args));
+  }
   std::string metrics(const std::string& node) { return ctl({"lab", "metrics", "ztunnel", "--node", node}).output; }
   std::string podIp(const std::string& pod) {
     for (const auto& p : status_["pods"]) {
@@ -210,8 +218,7 @@ TEST_F(LabTest, NonEnrolledNamespaceIsLeftAlone) {
 
 TEST_F(LabTest, ZtunnelRollingRestartUnderSteadyLoadLosesNoConnection) {
   // hardening.md 13: a new connection every 50 ms while each node's ztunnel is replaced.
-  ChildProcess load(AMBITCTL_BINARY, labArgs({"lab", "exec", "demo/client-0", "--", "ambit-demo-app", "load",
-                                              "http://frontend:8080/", "--count", "100", "--interval", "50ms"}));
+  auto load = startLoad("http://frontend:8080/", 100);
   std::this_thread::sleep_for(500ms);
   for (const auto* node : {"node2", "node1"}) {
     auto r = ctl({"lab", "restart", "ztunnel", "--node", node});
@@ -219,26 +226,24 @@ TEST_F(LabTest, ZtunnelRollingRestartUnderSteadyLoadLosesNoConnection) {
     EXPECT_THAT(r.output, HasSubstr("drained and exited"));
     std::this_thread::sleep_for(300ms);
   }
-  auto done = load.wait(30s);
-  ASSERT_TRUE(done.has_value()) << load.output();
-  EXPECT_EQ(*done, 0) << load.output();
-  EXPECT_THAT(load.output(), HasSubstr("requests=100 ok=100 failed=0"));
+  auto done = load->wait(30s);
+  ASSERT_TRUE(done.has_value()) << load->output();
+  EXPECT_EQ(*done, 0) << load->output();
+  EXPECT_THAT(load->output(), HasSubstr("requests=100 ok=100 failed=0"));
   // The new ztunnels serve on their own.
   EXPECT_EQ(get("demo/client-0", "http://frontend:8080/").status, 0);
 }
 
 TEST_F(LabTest, AgentRestartChangesNothingForRunningPods) {
   // One kept-alive connection (--reuse) across the restart, and new ones.
-  ChildProcess held(AMBITCTL_BINARY, labArgs({"lab", "exec", "demo/client-0", "--", "ambit-demo-app", "load",
-                                              "http://backend:8080/", "--count", "60", "--interval", "50ms", "--reuse"}));
-  ChildProcess fresh(AMBITCTL_BINARY, labArgs({"lab", "exec", "demo/client-0", "--", "ambit-demo-app", "load",
-                                               "http://frontend:8080/", "--count", "60", "--interval", "50ms"}));
+  auto held = startLoad("http://backend:8080/", 60, true);
+  auto fresh = startLoad("http://frontend:8080/", 60);
   std::this_thread::sleep_for(300ms);
   for (const auto* node : {"node1", "node2"}) {
     auto r = ctl({"lab", "restart", "agent", "--node", node});
     ASSERT_EQ(r.status, 0) << r.output;
   }
-  for (auto* p : {&held, &fresh}) {
+  for (auto* p : {held.get(), fresh.get()}) {
     auto done = p->wait(30s);
     ASSERT_TRUE(done.has_value()) << p->output();
     EXPECT_THAT(p->output(), HasSubstr("requests=60 ok=60 failed=0"));

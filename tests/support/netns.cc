@@ -1,5 +1,7 @@
 #include "tests/support/netns.h"
 
+#include "common/base/mounts.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -17,14 +19,7 @@
 
 namespace ambit::test {
 
-bool isMounted(const std::string& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, d, rest;
-  while (mounts >> dev >> d && std::getline(mounts, rest)) {
-    if (d == dir) return true;
-  }
-  return false;
-}
+bool isMounted(const std::string& dir) { return isMountPoint(dir); }
 
 std::string uniqueName(const std::string& stem) {
   static std::atomic<int> counter{0};
@@ -61,14 +56,7 @@ AddressBlock::~AddressBlock() {
 
 std::string AddressBlock::ip(int host) const { return "198.19." + std::to_string(block_) + "." + std::to_string(host); }
 
-std::string cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") return dir;
-  }
-  return "";
-}
+std::string cgroup2Root() { return ambit::cgroup2Root(); }
 
 int shell(const std::string& cmd) {
   int rc = std::system(cmd.c_str());

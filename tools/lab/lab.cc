@@ -55,13 +55,13 @@ std::string randomToken() {
 }
 
 void ipIn(const std::string& netns, std::vector<std::string> args) {
-  args.insert(args.begin(), {"ip", "-n", netns});
-  run(args);
+  args.insert(args.begin(), {"-n", netns});
+  ip(args);
 }
 
 void buildNetwork(LabState& s, int nodes) {
   auto net = networkNetns(s.name);
-  run({"ip", "netns", "add", net});
+  ip({"netns", "add", net});
   ipIn(net, {"link", "set", "lo", "up"});
   ipIn(net, {"link", "add", "br0", "type", "bridge"});
   ipIn(net, {"addr", "add", std::string(kControlPlaneIp) + "/24", "dev", "br0"});
@@ -73,7 +73,7 @@ void buildNetwork(LabState& s, int nodes) {
     n.netns = nodeNetns(s.name, i);
     n.ip = nodeIp(i);
     n.pod_cidr = podCidr(i);
-    run({"ip", "netns", "add", n.netns});
+    ip({"netns", "add", n.netns});
     std::string uplink = "n" + std::to_string(i);
     ipIn(net, {"link", "add", uplink, "type", "veth", "peer", "name", "eth0", "netns", n.netns});
     ipIn(net, {"link", "set", uplink, "master", "br0", "up"});
@@ -84,7 +84,7 @@ void buildNetwork(LabState& s, int nodes) {
     ipIn(n.netns, {"link", "add", "cni0", "type", "bridge"});
     ipIn(n.netns, {"addr", "add", podGateway(i) + "/24", "dev", "cni0"});
     ipIn(n.netns, {"link", "set", "cni0", "up"});
-    run({"ip", "netns", "exec", n.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1"});
+    ip({"netns", "exec", n.netns, "sysctl", "-qw", "net.ipv4.ip_forward=1"});
     for (int j = 1; j <= nodes; ++j) {
       if (j != i) ipIn(n.netns, {"route", "add", podCidr(j), "via", nodeIp(j)});
     }
@@ -101,7 +101,7 @@ void createPod(LabState& s, PodState& p) {
   p.veth = podVeth(p.slot);
   p.cgroup = s.cgroup + "/" + node.name + "/pods/" + p.ns + "_" + p.name;
   p.hosts = s.dir + "/hosts/" + p.ns + "_" + p.name;
-  run({"ip", "netns", "add", p.netns});
+  ip({"netns", "add", p.netns});
   ipIn(node.netns, {"link", "add", p.veth, "type", "veth", "peer", "name", "eth0", "netns", p.netns});
   ipIn(node.netns, {"link", "set", p.veth, "master", "cni0", "up"});
   ipIn(p.netns, {"link", "set", "lo", "up"});
@@ -114,7 +114,7 @@ void createPod(LabState& s, PodState& p) {
 
 void destroyPod(const PodState& p) {
   removeCgroupTree(p.cgroup, 10s);
-  tryRun({"ip", "netns", "del", p.netns});
+  tryIp({"netns", "del", p.netns});
   std::error_code ec;
   fs::remove(p.hosts, ec);
 }
@@ -299,7 +299,7 @@ void removeEverything(const LabOptions& lab, std::ostream& out, bool quiet_if_no
   auto root = cgroup2Root();
   if (!root.empty()) cgroups = removeCgroupTree(root + "/" + prefix, 15s);
   for (const auto& name : netnsNamesWithPrefix(prefix + "_")) {
-    if (tryRun({"ip", "netns", "del", name})) ++netns;
+    if (tryIp({"netns", "del", name})) ++netns;
   }
   auto bpf = lab.dir() + "/bpffs";
   if (isMountPoint(bpf)) {

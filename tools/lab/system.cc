@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/capture/command.h"
+#include "common/netns/netns.h"
 #include "tools/lab/manifest.h"
 
 namespace fs = std::filesystem;
@@ -56,47 +58,37 @@ std::string readAll(int fd) {
 
 }  // namespace
 
-bool tryRun(const std::vector<std::string>& argv, std::string* output) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return false;
-  std::vector<std::string> args = argv;
-  auto cargs = cstrings(args);
-  pid_t pid = ::fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::execvp(cargs[0], cargs.data());
-    std::string msg = std::string("exec ") + cargs[0] + ": " + std::strerror(errno);
-    (void)!::write(2, msg.data(), msg.size());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  // The command's output ends when it exits (or closes it); commands the lab
-  // runs (ip, mount helpers) are short.
-  std::string out = readAll(pipefd[0]);
-  ::close(pipefd[0]);
-  int st = waitChild(pid);
-  if (output) *output = out;
-  return st == 0;
+namespace {
+
+const std::string& ipBinary() {
+  static const std::string path = agent::findExecutable({"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"});
+  return path;
 }
 
-std::string run(const std::vector<std::string>& argv) {
+}  // namespace
+
+bool tryIp(const std::vector<std::string>& args, std::string* output) {
+  auto here = netns::Netns::current();
+  if (!here) {
+    if (output) *output = here.error().message;
+    return false;
+  }
+  std::vector<std::string> argv{ipBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (argv[0].empty()) {
+    if (output) *output = "no 'ip' program (install iproute2)";
+    return false;
+  }
+  auto r = agent::runCommandIn(**here, argv, "", 30s);
+  if (output) *output = r ? r->output : r.error().message;
+  return r && r->exit_code == 0;
+}
+
+void ip(const std::vector<std::string>& args) {
   std::string out;
-  if (!tryRun(argv, &out)) throw LabError("'" + joined(argv) + "' failed: " + out);
-  return out;
+  if (!tryIp(args, &out)) throw LabError("'ip " + joined(args) + "' failed: " + out);
 }
 
-std::string cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") return dir;
-  }
-  return "";
-}
 
 void makeCgroup(const std::string& dir) {
   std::error_code ec;
@@ -150,14 +142,6 @@ int removeCgroupTree(const std::string& dir, std::chrono::milliseconds wait) {
   return removed;
 }
 
-bool isMountPoint(const std::string& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, d, rest;
-  while (mounts >> dev >> d && std::getline(mounts, rest)) {
-    if (d == dir) return true;
-  }
-  return false;
-}
 
 void mountBpffs(const std::string& dir) {
   std::error_code ec;
@@ -276,7 +260,8 @@ bool processAlive(int pid, const std::string& cgroup) {
   if (cgroup.empty()) return true;
   // The cgroup2 line is "0::/path" (hybrid hierarchies list v1 lines too).
   std::ifstream cg("/proc/" + std::to_string(pid) + "/cgroup");
-  auto rel = cgroup.substr(cgroup2Root().size());
+  static const std::string root = cgroup2Root();  // polled often: read the mounts once
+  auto rel = cgroup.substr(root.size());
   std::string entry;
   while (std::getline(cg, entry)) {
     if (entry.rfind("0::", 0) == 0) return entry.substr(3) == rel;

@@ -11,21 +11,22 @@
 #include <string>
 #include <vector>
 
+#include "common/base/mounts.h"
+
 namespace ambit::lab {
 
-// Runs a command to completion (bounded: 30 s); throws with its output when it fails.
-std::string run(const std::vector<std::string>& argv);
+// `ip ARGS...` to completion (bounded: 30 s; agent::runCommandIn); throws with
+// its output when it fails.
+void ip(const std::vector<std::string>& args);
 // The same, returning false instead of throwing.
-bool tryRun(const std::vector<std::string>& argv, std::string* output = nullptr);
+bool tryIp(const std::vector<std::string>& args, std::string* output = nullptr);
 
-std::string cgroup2Root();  // "" when there is no cgroup2 mount
 void makeCgroup(const std::string& dir);
 // Kills every process in the cgroup tree (cgroup.kill) and removes the tree.
 // Returns how many cgroups it removed.
 int removeCgroupTree(const std::string& dir, std::chrono::milliseconds wait);
 std::vector<int> cgroupProcs(const std::string& dir);  // this cgroup only
 
-bool isMountPoint(const std::string& dir);
 void mountBpffs(const std::string& dir);
 void unmount(const std::string& dir);
 
