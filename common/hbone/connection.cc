@@ -262,6 +262,7 @@ struct Connection::Callbacks {
     std::size_t unread = s->in_.size() - s->in_off_;
     if (unread > 0) nghttp2_session_consume_connection(session, unread);
     s->window_returned_ = true;
+    if (error_code == NGHTTP2_REFUSED_STREAM && !s->got_response_) s->refused_ = true;
     if (error_code != NGHTTP2_NO_ERROR) {
       s->onClosed(std::string("reset (") + nghttp2_http2_strerror(error_code) + ")");
     } else {

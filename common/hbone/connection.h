@@ -101,6 +101,9 @@ class Stream {
   void reset(uint32_t error_code = 8 /* CANCEL */);
 
   bool closed() const { return closed_; }
+  // Client: the server refused the stream unprocessed (REFUSED_STREAM, e.g. a
+  // GOAWAY that names a lower stream id): safe to retry on another connection.
+  bool refused() const { return refused_; }
   // Why the stream ended: "" while open, else e.g. "reset by peer (CANCEL)".
   const std::string& closeReason() const { return close_reason_; }
   Connection& connection() { return *conn_; }
@@ -121,6 +124,7 @@ class Stream {
   bool header_overflow_ = false;
   int status_ = 0;
   bool got_response_ = false;
+  bool refused_ = false;
 
   std::string in_;          // received, not yet read
   std::size_t in_off_ = 0;

@@ -99,6 +99,28 @@ asio::awaitable<Result<std::shared_ptr<Stream>>> ClientPool::open(const PoolKey&
   co_return makeError(ErrorCode::kUnavailable, "{}", last_error);
 }
 
+asio::awaitable<ClientPool::Tunnel> ClientPool::connect(const PoolKey& key, const Dialer& dial,
+                                                        const std::string& authority,
+                                                        const std::vector<Header>& headers,
+                                                        std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  Tunnel t;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto opened = co_await open(key, dial, authority, headers);
+    if (!opened) {
+      t.error = opened.error().message;
+      co_return t;
+    }
+    t.stream = *opened;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    t.status = co_await t.stream->response(std::max(left, std::chrono::milliseconds(1)));
+    if (t.status != 0) co_return t;
+    t.error = t.stream->closeReason();
+    if (!t.stream->refused() || std::chrono::steady_clock::now() >= deadline) co_return t;
+  }
+  co_return t;
+}
+
 std::size_t ClientPool::connections() const {
   std::size_t n = 0;
   for (const auto& [k, list] : conns_) {

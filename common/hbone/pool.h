@@ -52,6 +52,19 @@ class ClientPool {
                                                         const std::string& authority,
                                                         const std::vector<Header>& headers);
 
+  // A CONNECT and its response: status 200 means the tunnel is open; 0 means
+  // none came (then `error` says why).
+  struct Tunnel {
+    std::shared_ptr<Stream> stream;
+    int status = 0;
+    std::string error;
+  };
+  // open() and then the response within `timeout`. A stream the server refused
+  // unprocessed (its GOAWAY crossed our HEADERS while it drained) carried no
+  // data, so it is retried on another connection, up to 3 times in all.
+  asio::awaitable<Tunnel> connect(const PoolKey& key, const Dialer& dial, const std::string& authority,
+                                  const std::vector<Header>& headers, std::chrono::milliseconds timeout);
+
   std::size_t connections() const;
   // Drain: GOAWAY on every connection; streams in flight finish.
   void goAwayAll();

@@ -153,15 +153,9 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
                                                                 ? "[" + app_ep.address().to_string() + "]"
                                                                 : app_ep.address().to_string())});
   headers.push_back({"traceparent", newTraceparent()});
-  auto stream = co_await pools_[ctx.worker]->open(key, dial, req.authority, headers);
-  int status = 0;
-  std::string why;
-  if (stream) {
-    status = co_await (*stream)->response(config_.connect_timeout);
-    if (status == 0) why = (*stream)->closeReason();
-  } else {
-    why = stream.error().message;
-  }
+  auto tunnel = co_await pools_[ctx.worker]->connect(key, dial, req.authority, headers, config_.connect_timeout);
+  int status = tunnel.status;
+  const std::string& why = tunnel.error;
   if (status != 200) {
     facts.flag = status == 401 ? telemetry::ResponseFlag::kDeny : telemetry::ResponseFlag::kConnect;
     countRefused(facts, *rec);
@@ -174,13 +168,13 @@ asio::awaitable<void> Proxy::outbound(tcp::socket& app, runtime::ConnectionConte
   auto handle = connections_.add(rec);
   // At the drain deadline the listener closes the app socket; the stream must
   // end too, or a silent peer would keep this tunnel waiting on it.
-  std::weak_ptr<hbone::Stream> weak_stream = *stream;
+  std::weak_ptr<hbone::Stream> weak_stream = tunnel.stream;
   auto drain_cut = service_.drain().track(app.get_executor(), [weak_stream] {
     if (auto s = weak_stream.lock()) s->reset();
   });
   auto labels = telemetry::tcpLabelValues(facts);
   countOpened(labels);
-  auto outcome = co_await hbone::copyBidirectional(app, **stream, rec->bytes_to_destination, rec->bytes_to_source,
+  auto outcome = co_await hbone::copyBidirectional(app, *tunnel.stream, rec->bytes_to_destination, rec->bytes_to_source,
                                                    config_.copy_buffer);
   countClosed(labels, *rec);
   accessLog(*rec, outcome.clean ? "closed" : "error", outcome.error, started);

@@ -244,5 +244,45 @@ TEST_F(HboneTest, IdleConnectionsAreReleased) {
   });
 }
 
+TEST_F(HboneTest, StreamRefusedByADrainingServerIsRetriedOnANewConnection) {
+  // A draining server's GOAWAY crosses our next CONNECT (hardening.md 13): the
+  // server drops it unprocessed, the client sees REFUSED_STREAM and retries on
+  // a new connection; the stream already open on the old one carries on.
+  run([&]() -> asio::awaitable<void> {
+    ClientPool pool(io_.get_executor(), {});
+    auto first = co_await pool.connect(key_, dialer_, authority_, no_headers_, 5s);
+    EXPECT_EQ(first.status, 200) << first.error;
+    EXPECT_EQ(server_conns_.size(), 1u);
+    if (server_conns_.size() != 1u || first.status != 200) co_return;
+    // No I/O runs between these two lines: the client sends HEADERS before it
+    // can have read the GOAWAY.
+    server_conns_[0]->goAway();
+    auto second = co_await pool.connect(key_, dialer_, authority_, no_headers_, 5s);
+    EXPECT_EQ(second.status, 200) << second.error;
+    EXPECT_EQ(server_conns_.size(), 2u);
+    if (second.stream) {
+      EXPECT_NE(&second.stream->connection(), &first.stream->connection());
+    }
+    co_await first.stream->write(asio::buffer(std::string("still open")));
+    first.stream->closeWrite();
+    EXPECT_EQ(co_await readAll(*first.stream), "still open");
+  });
+}
+
+TEST_F(HboneTest, AStreamRefusedEveryTimeGivesUpWithTheReason) {
+  // A server that refuses every stream: three attempts, then the reason.
+  handler_ = [](std::shared_ptr<Stream> s) -> asio::awaitable<void> {
+    s->reset(7 /* REFUSED_STREAM */);
+    co_return;
+  };
+  run([&]() -> asio::awaitable<void> {
+    ClientPool pool(io_.get_executor(), {});
+    auto t = co_await pool.connect(key_, dialer_, authority_, no_headers_, 5s);
+    EXPECT_EQ(t.status, 0);
+    EXPECT_THAT(t.error, HasSubstr("REFUSED_STREAM"));
+    EXPECT_TRUE(t.stream && t.stream->refused());
+  });
+}
+
 }  // namespace
 }  // namespace ambit::hbone
