@@ -66,16 +66,22 @@ run "$CTL" ztunnel-config certificates "${LAB[@]}" --node node2
 step "An AuthorizationPolicy, applied live: client may no longer call backend directly"
 cat deploy/lab/extras/deny-client.yaml
 run "$CTL" lab apply "${LAB[@]}" deploy/lab/extras/deny-client.yaml
+denials() {  # connections node2's ztunnel refused by policy (response_flags="DENY")
+  "$CTL" lab metrics "${LAB[@]}" ztunnel --node node2 --filter 'response_flags="DENY"' |
+    awk '/^istio_tcp_connections_opened_total/ && /reporter="destination"/ { n += $NF } END { print n + 0 }'
+}
+before="$(denials)"
 if out="$("$CTL" lab exec "${LAB[@]}" demo/client-0 -- curl -sS --max-time 5 http://backend:8080/ 2>&1)"; then
   fail "client reached backend despite the DENY policy: $out"
 fi
 echo "$ curl http://backend:8080/ from client-0 -> $out"
-check "client -> backend is refused (ztunnel on node2 checks the caller's mTLS identity)"
+after="$(denials)"
+[ "$after" -gt "$before" ] || fail "the request failed, but node2's ztunnel did not count a DENY (before $before, after $after)"
+echo "   node2's ztunnel counted it: istio_tcp_connections_opened_total{reporter=\"destination\",response_flags=\"DENY\",...} $before -> $after"
+check "client -> backend is refused by policy (ztunnel on node2 checks the caller's mTLS identity)"
 "$CTL" lab exec "${LAB[@]}" demo/client-0 -- curl -sS --max-time 5 http://frontend:8080/ >/dev/null ||
   fail "client -> frontend -> backend should still work"
 check "client -> frontend -> backend still works (frontend's identity is allowed)"
-denied="$("$CTL" lab metrics "${LAB[@]}" ztunnel --node node2 --filter 'response_flags="DENY"' | head -1 || true)"
-[ -n "$denied" ] && echo "   node2 counted it: ${denied:0:160}..."
 run "$CTL" lab delete "${LAB[@]}" deny-client.yaml
 "$CTL" lab exec "${LAB[@]}" demo/client-0 -- curl -sS --max-time 5 http://backend:8080/ >/dev/null ||
   fail "client -> backend should work again once the policy is deleted"

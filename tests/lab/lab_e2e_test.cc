@@ -200,6 +200,40 @@ TEST_F(LabTest, PolicyFromYamlIsAppliedLive) {
   EXPECT_NE(refused.status, 0);
   EXPECT_THAT(refused.output, HasSubstr("bad-policy.yaml:7"));
   EXPECT_EQ(get("demo/client-0", "http://backend:8080/").status, 0);
+
+  // A file ambitd refuses (its PeerAuthentication is already declared in
+  // demo.yaml) is undone whole: the pod it added is gone and config/ keeps no
+  // copy. So is a file the lab refuses (a pod on a node it does not have).
+  const std::string extra_pod =
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: extra, namespace: demo}\n"
+      "spec:\n  nodeName: node1\n  containers:\n  - name: app\n    command: [ambit-demo-app, serve]\n";
+  auto extra_netns = [&] { return shell("ip netns list | grep -q 'ambitlab-" + name_ + "_pod_demo_extra'") == 0; };
+  auto clash = dir_ + "/clash.yaml";
+  std::ofstream(clash) << extra_pod
+                       << "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+                          "metadata: {name: default, namespace: demo}\nspec: {mtls: {mode: PERMISSIVE}}\n";
+  auto clashed = ctl({"lab", "apply", clash});
+  EXPECT_NE(clashed.status, 0);
+  EXPECT_THAT(clashed.output, HasSubstr("already declared"));
+  EXPECT_FALSE(extra_netns());
+  EXPECT_FALSE(fs::exists(dir_ + "/" + name_ + "/config/clash.yaml"));
+  auto nowhere = dir_ + "/nowhere.yaml";
+  std::ofstream(nowhere) << extra_pod
+                         << "---\napiVersion: v1\nkind: Pod\nmetadata: {name: lost, namespace: demo}\n"
+                            "spec:\n  nodeName: node9\n  containers:\n  - name: app\n    command: [ambit-demo-app, serve]\n";
+  auto lost = ctl({"lab", "apply", nowhere});
+  EXPECT_NE(lost.status, 0);
+  EXPECT_THAT(lost.output, HasSubstr("node9"));
+  EXPECT_FALSE(extra_netns());
+  // The same pod from a good file then comes up (nothing half-made is in its way).
+  std::ofstream(clash) << extra_pod;
+  auto good = ctl({"lab", "apply", clash});
+  ASSERT_EQ(good.status, 0) << good.output;
+  EXPECT_THAT(good.output, HasSubstr("pod demo/extra on node1"));
+  EXPECT_TRUE(extra_netns());
+  auto removed = ctl({"lab", "delete", "clash.yaml"});
+  ASSERT_EQ(removed.status, 0) << removed.output;
+  EXPECT_FALSE(extra_netns());
 }
 
 TEST_F(LabTest, NonEnrolledNamespaceIsLeftAlone) {

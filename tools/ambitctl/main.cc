@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
   }
 
   CLI11_PARSE(cli, argc, argv);
+  // Absolute, so that what a lab records (its bpffs mount, its paths) is found
+  // again from any working directory.
+  if (!lab_opt.lab_dir.empty()) lab_opt.lab_dir = std::filesystem::absolute(lab_opt.lab_dir).lexically_normal().string();
+  while (lab_opt.lab_dir.size() > 1 && lab_opt.lab_dir.back() == '/') lab_opt.lab_dir.pop_back();
 
   try {
     if (*version) {

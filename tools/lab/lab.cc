@@ -2,12 +2,15 @@
 #include "tools/lab/lab.h"
 
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include "controlplane/model/parse.h"
@@ -25,16 +28,36 @@ namespace ambit::lab {
 namespace {
 
 // One lab command at a time per lab (a lock file beside its directory).
+// `down` unlinks the file while it holds it: a command that was waiting then
+// holds a lock on a deleted file, sees that, and locks the new one.
 class LabLock {
  public:
-  explicit LabLock(const LabOptions& lab) {
+  explicit LabLock(const LabOptions& lab) : path_(lab.lab_dir + "/." + lab.name + ".lock") {
     fs::create_directories(lab.lab_dir);
-    fd_ = ::open((lab.lab_dir + "/." + lab.name + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) throw LabError("cannot lock " + lab.lab_dir + "/." + lab.name + ".lock");
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd_ < 0 || ::flock(fd_, LOCK_EX) != 0) throw LabError("cannot lock " + path_ + ": " + std::strerror(errno));
+      struct stat held {}, named {};
+      if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+          held.st_dev == named.st_dev) {
+        return;
+      }
+      ::close(fd_);
+      fd_ = -1;
+    }
+    throw LabError("cannot lock " + path_ + ": it keeps being replaced");
   }
-  ~LabLock() { ::close(fd_); }
+  ~LabLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // Removes the lock file (still held, so no other command runs meanwhile).
+  void removeFile() {
+    std::error_code ec;
+    fs::remove(path_, ec);
+  }
 
  private:
+  std::string path_;
   int fd_ = -1;
 };
 
@@ -95,12 +118,16 @@ void buildNetwork(LabState& s, int nodes) {
   }
 }
 
-void createPod(LabState& s, PodState& p) {
-  const auto& node = s.nodes.at(static_cast<size_t>(p.node_index - 1));
+// The names of what createPod makes for a placed pod.
+void namePod(const LabState& s, PodState& p) {
   p.netns = podNetns(s.name, p.ns, p.name);
   p.veth = podVeth(p.slot);
-  p.cgroup = s.cgroup + "/" + node.name + "/pods/" + p.ns + "_" + p.name;
+  p.cgroup = s.cgroup + "/" + p.node + "/pods/" + p.ns + "_" + p.name;
   p.hosts = s.dir + "/hosts/" + p.ns + "_" + p.name;
+}
+
+void createPod(LabState& s, PodState& p) {
+  const auto& node = s.nodes.at(static_cast<size_t>(p.node_index - 1));
   ip({"netns", "add", p.netns});
   ipIn(node.netns, {"link", "add", p.veth, "type", "veth", "peer", "name", "eth0", "netns", p.netns});
   ipIn(node.netns, {"link", "set", p.veth, "master", "cni0", "up"});
@@ -113,10 +140,12 @@ void createPod(LabState& s, PodState& p) {
 }
 
 void destroyPod(const PodState& p) {
-  removeCgroupTree(p.cgroup, 10s);
-  tryIp({"netns", "del", p.netns});
+  if (!p.cgroup.empty()) removeCgroupTree(p.cgroup, 10s);
+  if (!p.netns.empty() && fs::exists(netnsPath(p.netns)) && !tryIp({"netns", "del", p.netns})) {
+    throw LabError("could not remove network namespace " + p.netns + " of pod " + p.key());
+  }
   std::error_code ec;
-  fs::remove(p.hosts, ec);
+  if (!p.hosts.empty()) fs::remove(p.hosts, ec);
 }
 
 void restartPodCgroup(const PodState& p) {
@@ -154,6 +183,7 @@ void checkFile(const std::string& path) {
 // file of the same name). Returns the pods whose processes must (re)start.
 struct Applied {
   std::vector<std::string> start;    // pod keys
+  std::vector<std::string> created;  // pod keys whose netns/veth/cgroup are new
   std::vector<PodState> removed;     // to destroy once the agent has let go
   std::map<std::string, PodSpec> specs;
 };
@@ -214,8 +244,9 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
         p.ip = podIp(place.node, *slot);
         p.file = f.name;
         p.service_account = pod.service_account;
-        createPod(s, p);
+        namePod(s, p);
         s.pods[key] = p;
+        a.created.push_back(key);
         a.start.push_back(key);
       } else {
         if (!pod.node_name.empty() && pod.node_name != it->second.node) {
@@ -228,13 +259,9 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
       fillPod(pod, st.node, st.ip, netnsPath(st.netns));
       a.specs[key] = pod;
     }
-    for (auto it = s.pods.begin(); it != s.pods.end();) {
-      if (it->second.file == f.name && !pods_here.count(it->first)) {
-        a.removed.push_back(it->second);
-        it = s.pods.erase(it);
-      } else {
-        ++it;
-      }
+    // A removed pod stays in the state (its slot taken) until it is destroyed.
+    for (const auto& [key, p] : s.pods) {
+      if (p.file == f.name && !pods_here.count(key)) a.removed.push_back(p);
     }
     for (auto it = s.services.begin(); it != s.services.end();) {
       if (it->second.file == f.name && !svcs_here.count(it->first)) {
@@ -245,26 +272,71 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
     }
     if (std::find(s.files.begin(), s.files.end(), f.name) == s.files.end()) s.files.push_back(f.name);
   }
+  // Only now, with every file checked and placed, are namespaces made; a
+  // failure removes what this call made.
+  std::vector<std::string> made;
+  try {
+    for (const auto& key : a.created) {
+      made.push_back(key);
+      createPod(s, s.pods.at(key));
+    }
+  } catch (...) {
+    for (const auto& key : made) {
+      try {
+        destroyPod(s.pods.at(key));
+      } catch (...) {
+      }
+    }
+    throw;
+  }
   return a;
 }
 
 // Writes the config ambitd and the agents read, then waits for the mesh to
 // catch up: removed pods released, enrolled pods served by their ztunnel; then
 // starts the processes of new or changed pods.
-void commit(LabState& s, std::vector<SourceFile>& files, Applied& a, std::ostream& out,
+// `previous` is the state before applySources: a change ambitd rejects is
+// undone whole (config files, the pods this change made, the state).
+void commit(LabState& s, const LabState& previous, std::vector<SourceFile>& files, Applied& a, std::ostream& out,
             const std::vector<std::string>& removed_files = {}) {
   writeHostsFiles(s);
   std::map<std::string, std::string> written;
+  std::map<std::string, std::optional<std::string>> before;  // what config/ held, to put back on a rejection
   for (const auto& f : files) {
     auto path = s.configDir() + "/" + f.name;
+    before[path] = readIfExists(path);
     written[path] = emit(f);
     writeAtomically(path, written[path]);
   }
   saveState(s);
-  waitMeshSynced(s, written, removed_files);
+  try {
+    waitMeshSynced(s, written, removed_files);
+  } catch (const LabError&) {
+    // ambitd keeps its last good config; config/ (which the agents read too)
+    // and the lab must say the same.
+    for (const auto& [path, text] : before) {
+      std::error_code ec;
+      if (text) {
+        writeAtomically(path, *text);
+      } else {
+        fs::remove(path, ec);
+      }
+    }
+    for (const auto& key : a.created) {
+      try {
+        destroyPod(s.pods.at(key));
+      } catch (const LabError& e) {
+        out << "  ! " << e.what() << "\n";
+      }
+    }
+    s = previous;
+    writeHostsFiles(s);
+    saveState(s);
+    throw;
+  }
   for (const auto& p : a.removed) {
     const auto* n = s.node(p.node);
-    waitFor(
+    bool released = tryWaitFor(
         [&] {
           auto dump = adminJson(n->netns, kAgentAdminPort, "/config_dump");
           if (!dump) return false;
@@ -273,8 +345,11 @@ void commit(LabState& s, std::vector<SourceFile>& files, Applied& a, std::ostrea
           }
           return true;
         },
-        15s, "the agent on " + p.node + " did not release pod " + p.key());
+        15s);
+    if (!released) say(out, "the agent on " + p.node + " did not release pod " + p.key() + " within 15 s; removing it anyway");
     destroyPod(p);
+    s.pods.erase(p.key());
+    saveState(s);
     say(out, "pod " + p.key() + " deleted");
   }
   for (auto& n : s.nodes) waitZtunnelReady(s, n, n.ztunnel_generation);
@@ -296,10 +371,15 @@ void removeEverything(const LabOptions& lab, std::ostream& out, bool quiet_if_no
   auto prefix = prefixOf(lab.name);
   int cgroups = 0, netns = 0;
   bool bpffs = false, dir = false;
+  std::vector<std::string> left;
   auto root = cgroup2Root();
   if (!root.empty()) cgroups = removeCgroupTree(root + "/" + prefix, 15s);
   for (const auto& name : netnsNamesWithPrefix(prefix + "_")) {
-    if (tryIp({"netns", "del", name})) ++netns;
+    if (tryIp({"netns", "del", name})) {
+      ++netns;
+    } else {
+      left.push_back("network namespace " + name);
+    }
   }
   auto bpf = lab.dir() + "/bpffs";
   if (isMountPoint(bpf)) {
@@ -311,6 +391,11 @@ void removeEverything(const LabOptions& lab, std::ostream& out, bool quiet_if_no
     fs::remove_all(lab.dir(), ec);
     if (ec) throw LabError("removing " + lab.dir() + ": " + ec.message());
     dir = true;
+  }
+  if (!left.empty()) {
+    std::string msg = "lab '" + lab.name + "': could not remove";
+    for (const auto& x : left) msg += "\n  " + x;
+    throw LabError(msg + "\n(see `ip netns list`; run `ambitctl lab down` again)");
   }
   if (cgroups + netns == 0 && !bpffs && !dir) {
     if (!quiet_if_nothing) out << "lab '" << lab.name << "': nothing to remove\n";
@@ -347,6 +432,13 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
   for (const auto& path : yamlFiles(up.config)) files.push_back(readSource(path));
   if (files.empty()) throw LabError(up.config + " has no .yaml files");
 
+  // Kernel objects are named after the lab alone: a live lab of this name from
+  // another --lab-dir must not be taken for the remains of a crash.
+  if (!fs::exists(lab.dir() + "/state.json") && populated(root + "/" + prefixOf(lab.name))) {
+    throw LabError("processes of a lab named '" + lab.name + "' are running, but " + lab.lab_dir +
+                   " has no record of it (another --lab-dir?): choose another --name, or remove it with "
+                   "`ambitctl lab down --name " + lab.name + "`");
+  }
   out << "Starting lab '" << lab.name << "' (" << up.nodes << " node(s), config " << up.config << ")\n";
   removeEverything(lab, out, true);  // the remains of a lab that crashed
   LabState s;
@@ -377,6 +469,7 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
     saveState(s);
     say(out, "ambitd ready on " + std::string(kControlPlaneIp) + ":15012 (xDS + CA), log " + s.ambitd.log);
     // Pods' namespaces exist before the agents start, so the first pass captures them.
+    auto before_pods = s;
     auto applied = applySources(s, files);
     writeHostsFiles(s);
     for (const auto& f : files) writeAtomically(s.configDir() + "/" + f.name, emit(f));
@@ -395,7 +488,7 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
                    " enrolled pod(s)");
     }
     applied.removed.clear();
-    commit(s, files, applied, out);
+    commit(s, before_pods, files, applied, out);
   } catch (...) {
     try {
       saveState(s);  // so that status and logs still work; `down` needs none of it
@@ -423,8 +516,7 @@ void labDown(const LabOptions& lab, std::ostream& out) {
   if (!validLabName(lab.name)) throw LabError("lab name '" + lab.name + "': use 1-20 of a-z, 0-9 and '-'");
   LabLock lock(lab);
   removeEverything(lab, out, false);
-  std::error_code ec;
-  fs::remove(lab.lab_dir + "/." + lab.name + ".lock", ec);
+  lock.removeFile();
 }
 
 void labApply(const LabOptions& lab, const std::string& file, std::ostream& out) {
@@ -433,8 +525,9 @@ void labApply(const LabOptions& lab, const std::string& file, std::ostream& out)
   auto s = loadState(lab.dir());
   checkFile(file);
   std::vector<SourceFile> files{readSource(file)};
+  auto previous = s;
   auto applied = applySources(s, files);
-  commit(s, files, applied, out);
+  commit(s, previous, files, applied, out);
   out << file << " applied as " << s.configDir() << "/" << files[0].name << "\n";
 }
 
@@ -449,12 +542,22 @@ void labDelete(const LabOptions& lab, const std::string& file, std::ostream& out
   SourceFile empty;
   empty.name = name;
   std::vector<SourceFile> files{empty};
+  auto previous = s;
   auto applied = applySources(s, files);
+  auto path = s.configDir() + "/" + name;
+  auto text = readIfExists(path);
   std::error_code ec;
-  fs::remove(s.configDir() + "/" + name, ec);
+  fs::remove(path, ec);
   s.files.erase(std::find(s.files.begin(), s.files.end(), name));
   files.clear();
-  commit(s, files, applied, out, {s.configDir() + "/" + name});
+  try {
+    commit(s, previous, files, applied, out, {path});
+  } catch (const LabError&) {
+    // Rejected (commit put the previous state back): the file stays applied.
+    bool rolled_back = std::find(s.files.begin(), s.files.end(), name) != s.files.end();
+    if (rolled_back && text && !fs::exists(path)) writeAtomically(path, *text);
+    throw;
+  }
   out << name << " deleted from lab '" << lab.name << "'\n";
 }
 
@@ -469,10 +572,26 @@ void labRestart(const LabOptions& lab, const std::string& component, const std::
   if (!n) throw LabError("no node '" + node + "' in lab '" + lab.name + "'");
   if (component == "ztunnel") {
     auto old = n->ztunnel;
-    int gen = n->ztunnel_generation + 1;
-    startZtunnel(s, *n, gen);
-    saveState(s);
-    waitZtunnelReady(s, *n, gen);
+    int old_gen = n->ztunnel_generation;
+    int gen = old_gen + 1;
+    try {
+      startZtunnel(s, *n, gen);
+      saveState(s);
+      waitZtunnelReady(s, *n, gen);
+    } catch (...) {
+      // The old ztunnel still serves: stop the new one and keep the old.
+      auto failed = n->ztunnel;
+      if (failed.pid != old.pid) {
+        try {
+          stopProcess(failed.pid, failed.cgroup, 15s);
+        } catch (...) {
+        }
+      }
+      n->ztunnel = old;
+      n->ztunnel_generation = old_gen;
+      saveState(s);
+      throw;
+    }
     say(out, node + ": new ztunnel (pid " + std::to_string(n->ztunnel.pid) + ") ready beside the old one");
     stopProcess(old.pid, old.cgroup, 15s);
     say(out, node + ": old ztunnel (pid " + std::to_string(old.pid) + ") drained and exited");

@@ -22,7 +22,9 @@ inline constexpr int kAmbitdStatsPort = 15014;
 inline constexpr int kAmbitdReadyPort = 15021;
 
 void requireRoot();
-// Polls `done` every 50 ms until it holds or `timeout` passes; then throws
+// Polls `done` every 50 ms until it holds (true) or `timeout` passes (false).
+bool tryWaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+// As tryWaitFor, but a timeout throws
 // "<what> (<detail()>)".
 void waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout, const std::string& what,
              const std::function<std::string()>& detail = {});

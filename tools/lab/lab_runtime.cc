@@ -25,14 +25,18 @@ void requireRoot() {
   if (::geteuid() != 0) throw LabError("the lab needs root (network namespaces, cgroups, eBPF): run it with sudo");
 }
 
-void waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout, const std::string& what,
-             const std::function<std::string()>& detail) {
+bool tryWaitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    if (done()) return;
-    if (std::chrono::steady_clock::now() >= deadline) break;
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(50ms);
   }
+}
+
+void waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout, const std::string& what,
+             const std::function<std::string()>& detail) {
+  if (tryWaitFor(done, timeout)) return;
   throw LabError(what + " (waited " + std::to_string(timeout.count() / 1000) + " s)" + (detail ? "\n" + detail() : ""));
 }
 

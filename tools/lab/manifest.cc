@@ -24,7 +24,7 @@ Container readContainer(const std::string& file, const YAML::Node& c) {
   Container out;
   out.name = str(c["name"]);
   for (const char* field : {"command", "args"}) {
-    auto list = c[field];
+    const YAML::Node list = c[field];
     if (!list) continue;
     if (!list.IsSequence()) throw LabError(where(file, list) + ": field '" + field + "' must be a list of strings");
     for (const auto& a : list) {
@@ -32,7 +32,7 @@ Container readContainer(const std::string& file, const YAML::Node& c) {
       out.argv.push_back(a.as<std::string>());
     }
   }
-  if (auto env = c["env"]; env && env.IsSequence()) {
+  if (const YAML::Node env = c["env"]; env && env.IsSequence()) {
     for (const auto& e : env) {
       if (!e["name"]) throw LabError(where(file, e) + ": field 'env[].name' is required");
       if (e["valueFrom"]) {
@@ -42,7 +42,7 @@ Container readContainer(const std::string& file, const YAML::Node& c) {
       out.env.emplace_back(str(e["name"]), str(e["value"]));
     }
   }
-  if (auto ports = c["ports"]; ports && ports.IsSequence()) {
+  if (const YAML::Node ports = c["ports"]; ports && ports.IsSequence()) {
     for (const auto& p : ports) {
       if (p["containerPort"]) out.ports.push_back(p["containerPort"].as<int>());
     }
@@ -58,12 +58,14 @@ void readPodSpec(const std::string& file, const YAML::Node& spec, PodSpec& pod) 
     throw LabError(where(file, spec["hostNetwork"]) + ": field 'spec.hostNetwork': host-network pods are not "
                                                       "supported by the lab");
   }
-  if (auto cs = spec["containers"]; cs && cs.IsSequence()) {
+  if (const YAML::Node cs = spec["containers"]; cs && cs.IsSequence()) {
     for (const auto& c : cs) pod.containers.push_back(readContainer(file, c));
   }
 }
 
 std::string nsOf(const YAML::Node& doc) { return str(doc["metadata"]["namespace"], "default"); }
+
+void readDocument(const std::string& path, const YAML::Node& doc, SourceFile& out);
 
 }  // namespace
 
@@ -86,8 +88,21 @@ SourceFile readSource(const std::string& path) {
   } catch (const YAML::Exception& e) {
     throw LabError(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
   }
-  for (auto& doc : docs) {
-    if (!doc || doc.IsNull()) continue;
+  try {
+    for (const auto& doc_ref : docs) readDocument(path, doc_ref, out);
+  } catch (const YAML::Exception& e) {
+    throw LabError(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
+  }
+  return out;
+}
+
+namespace {
+
+// Reads through const nodes only: yaml-cpp's non-const operator[] adds what it
+// does not find (and turns a list into a map).
+void readDocument(const std::string& path, const YAML::Node& doc, SourceFile& out) {
+  {
+    if (!doc || doc.IsNull()) return;
     std::string kind = str(doc["kind"]);
     std::string api = str(doc["apiVersion"]);
     std::string name = str(doc["metadata"]["name"]);
@@ -103,12 +118,12 @@ SourceFile readSource(const std::string& path) {
       pod.doc = YAML::Clone(doc);
       out.pods.push_back(std::move(pod));
     } else if (kind == "Deployment" && api == "apps/v1") {
-      auto spec = doc["spec"];
+      const YAML::Node spec = doc["spec"];
       int replicas = spec["replicas"] ? spec["replicas"].as<int>() : 1;
       if (replicas < 0 || replicas > 50) {
         throw LabError(where(path, spec["replicas"]) + ": field 'spec.replicas': the lab runs 0 to 50 replicas");
       }
-      auto tmpl = spec["template"];
+      const YAML::Node tmpl = spec["template"];
       if (!tmpl || !tmpl["spec"]) throw LabError(where(path, doc) + ": field 'spec.template.spec' is required");
       for (int i = 0; i < replicas; ++i) {
         PodSpec pod;
@@ -134,7 +149,8 @@ SourceFile readSource(const std::string& path) {
       svc.ns = nsOf(doc);
       svc.name = name;
       svc.cluster_ip = str(doc["spec"]["clusterIP"]);
-      if (auto ports = doc["spec"]["ports"]; ports && ports.IsSequence() && ports.size() > 0 && ports[0]["port"]) {
+      if (const YAML::Node ports = doc["spec"]["ports"]; ports && ports.IsSequence() && ports.size() > 0 &&
+                                                         ports[0]["port"]) {
         svc.first_port = ports[0]["port"].as<int>();
       }
       svc.doc = YAML::Clone(doc);
@@ -143,8 +159,9 @@ SourceFile readSource(const std::string& path) {
       out.other.push_back(doc);
     }
   }
-  return out;
 }
+
+}  // namespace
 
 void fillPod(PodSpec& pod, const std::string& node, const std::string& ip, const std::string& netns_path) {
   pod.doc["metadata"]["namespace"] = pod.ns;

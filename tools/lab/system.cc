@@ -31,9 +31,13 @@ std::string joined(const std::vector<std::string>& argv) {
   return s;
 }
 
+// In the forked child: no allocation (another thread may have held the heap
+// lock at fork), only writes of what exists already.
 [[noreturn]] void childFail(int fd, const char* step) {
-  std::string msg = std::string(step) + ": " + std::strerror(errno);
-  (void)!::write(fd, msg.data(), msg.size());
+  const char* why = ::strerrordesc_np(errno);
+  (void)!::write(fd, step, std::strlen(step));
+  (void)!::write(fd, ": ", 2);
+  if (why != nullptr) (void)!::write(fd, why, std::strlen(why));
   ::_exit(127);
 }
 
@@ -54,6 +58,22 @@ std::string readAll(int fd) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+// SIGKILL to every process in `dir` and the cgroups below it.
+void killTree(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> dirs{dir};
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory(ec)) dirs.push_back(it->path().string());
+  }
+  for (const auto& d : dirs) {
+    std::ifstream procs(d + "/cgroup.procs");
+    for (pid_t pid = 0; procs >> pid;) {
+      if (pid > 0) ::kill(pid, SIGKILL);
+    }
+  }
 }
 
 }  // namespace
@@ -104,8 +124,6 @@ std::vector<int> cgroupProcs(const std::string& dir) {
   return out;
 }
 
-namespace {
-
 bool populated(const std::string& dir) {
   std::ifstream in(dir + "/cgroup.events");
   std::string key;
@@ -115,6 +133,8 @@ bool populated(const std::string& dir) {
   }
   return false;
 }
+
+namespace {
 
 int removeBottomUp(const fs::path& dir) {
   int removed = 0;
@@ -130,12 +150,18 @@ int removeBottomUp(const fs::path& dir) {
 
 int removeCgroupTree(const std::string& dir, std::chrono::milliseconds wait) {
   if (!fs::exists(dir)) return 0;
-  {
+  bool have_kill = fs::exists(dir + "/cgroup.kill");  // Linux 5.14+
+  if (have_kill) {
     std::ofstream kill(dir + "/cgroup.kill");
     kill << "1\n";
   }
   auto deadline = std::chrono::steady_clock::now() + wait;
-  while (populated(dir) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  while (populated(dir) && std::chrono::steady_clock::now() < deadline) {
+    // Without cgroup.kill: SIGKILL every process of the tree, again each round
+    // (a fork may race a pass).
+    if (!have_kill) killTree(dir);
+    std::this_thread::sleep_for(20ms);
+  }
   if (populated(dir)) throw LabError("processes in " + dir + " did not exit within " + std::to_string(wait.count()) + " ms");
   int removed = removeBottomUp(dir);
   if (fs::exists(dir)) throw LabError("could not remove cgroup " + dir + ": " + std::strerror(errno));
@@ -193,14 +219,24 @@ pid_t spawn(const SpawnSpec& spec) {
   for (const auto& [k, v] : spec.env) envs.push_back(k + "=" + v);
   auto cargs = cstrings(args);
   auto cenv = cstrings(envs);
+  // Everything the child needs is made here, before fork.
+  std::string procs = spec.cgroup.empty() ? "" : spec.cgroup + "/cgroup.procs";
+  std::string exec_step = "exec " + spec.argv[0];
+  sigset_t none;
+  sigemptyset(&none);
   pid_t pid = ::fork();
   if (pid < 0) throw LabError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     int err = pipefd[1];
-    ::signal(SIGPIPE, SIG_DFL);
+    // A clean start: default signal dispositions and mask, cwd at /.
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::chdir("/") != 0) childFail(err, "chdir /");
     if (spec.detach && ::setsid() < 0) childFail(err, "setsid");
-    if (!spec.cgroup.empty()) {
-      int fd = ::open((spec.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (!procs.empty()) {
+      int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0 || ::write(fd, "0\n", 2) != 2) childFail(err, "joining the cgroup");
       ::close(fd);
     }
@@ -228,7 +264,7 @@ pid_t spawn(const SpawnSpec& spec) {
     }
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     ::execve(program.c_str(), cargs.data(), cenv.data());
-    childFail(err, ("exec " + spec.argv[0]).c_str());
+    childFail(err, exec_step.c_str());
   }
   ::close(pipefd[1]);
   std::string failure = readAll(pipefd[0]);
@@ -298,6 +334,12 @@ void writeAtomically(const std::string& path, const std::string& content) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw LabError("renaming " + tmp + ": " + ec.message());
+}
+
+std::optional<std::string> readIfExists(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 }  // namespace ambit::lab

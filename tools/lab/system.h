@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,9 +54,14 @@ bool processAlive(int pid, const std::string& cgroup);
 // SIGTERM, then SIGKILL after `grace`; waits until it is gone (bounded).
 void stopProcess(int pid, const std::string& cgroup, std::chrono::milliseconds grace);
 
+// A cgroup (or one below it) has a live process.
+bool populated(const std::string& dir);
+
 // A file replaced in place (a bind mount of it keeps seeing the new content).
 void writeInPlace(const std::string& path, const std::string& content);
 // A file replaced atomically (write + rename).
 void writeAtomically(const std::string& path, const std::string& content);
+// A file's content, or nullopt when there is no such file.
+std::optional<std::string> readIfExists(const std::string& path);
 
 }  // namespace ambit::lab
