@@ -208,23 +208,24 @@ TEST_F(LabTest, PolicyFromYamlIsAppliedLive) {
       "apiVersion: v1\nkind: Pod\nmetadata: {name: extra, namespace: demo}\n"
       "spec:\n  nodeName: node1\n  containers:\n  - name: app\n    command: [ambit-demo-app, serve]\n";
   auto extra_netns = [&] { return shell("ip netns list | grep -q 'ambitlab-" + name_ + "_pod_demo_extra'") == 0; };
+  // Each refused file: exit status, a reason, and no trace of pod "extra".
+  auto refusedWhole = [&](const std::string& file, const std::string& second_doc, const std::string& reason) {
+    std::ofstream(file) << extra_pod << "---\n" << second_doc;
+    auto r = ctl({"lab", "apply", file});
+    EXPECT_NE(r.status, 0) << file;
+    EXPECT_THAT(r.output, HasSubstr(reason));
+    EXPECT_FALSE(extra_netns()) << file;
+    EXPECT_FALSE(fs::exists(dir_ + "/" + name_ + "/config/" + fs::path(file).filename().string())) << file;
+  };
   auto clash = dir_ + "/clash.yaml";
-  std::ofstream(clash) << extra_pod
-                       << "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-                          "metadata: {name: default, namespace: demo}\nspec: {mtls: {mode: PERMISSIVE}}\n";
-  auto clashed = ctl({"lab", "apply", clash});
-  EXPECT_NE(clashed.status, 0);
-  EXPECT_THAT(clashed.output, HasSubstr("already declared"));
-  EXPECT_FALSE(extra_netns());
-  EXPECT_FALSE(fs::exists(dir_ + "/" + name_ + "/config/clash.yaml"));
-  auto nowhere = dir_ + "/nowhere.yaml";
-  std::ofstream(nowhere) << extra_pod
-                         << "---\napiVersion: v1\nkind: Pod\nmetadata: {name: lost, namespace: demo}\n"
-                            "spec:\n  nodeName: node9\n  containers:\n  - name: app\n    command: [ambit-demo-app, serve]\n";
-  auto lost = ctl({"lab", "apply", nowhere});
-  EXPECT_NE(lost.status, 0);
-  EXPECT_THAT(lost.output, HasSubstr("node9"));
-  EXPECT_FALSE(extra_netns());
+  refusedWhole(clash,
+               "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+               "metadata: {name: default, namespace: demo}\nspec: {mtls: {mode: PERMISSIVE}}\n",
+               "already declared");
+  refusedWhole(dir_ + "/nowhere.yaml",
+               "apiVersion: v1\nkind: Pod\nmetadata: {name: lost, namespace: demo}\n"
+               "spec:\n  nodeName: node9\n  containers:\n  - name: app\n    command: [ambit-demo-app, serve]\n",
+               "node9");
   // The same pod from a good file then comes up (nothing half-made is in its way).
   std::ofstream(clash) << extra_pod;
   auto good = ctl({"lab", "apply", clash});
