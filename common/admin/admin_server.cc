@@ -9,6 +9,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/base/percent.h"
+
 #include "common/log/log.h"
 
 namespace ambit::admin {
@@ -24,13 +26,6 @@ struct AdminServer::Endpoint {
 };
 
 namespace {
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 asio::awaitable<void> session(const AdminServer* server, tcp::socket socket, std::vector<std::string> paths,
                               AdminLimits limits, std::shared_ptr<std::size_t> connections) {
@@ -108,21 +103,7 @@ asio::awaitable<void> acceptLoop(const AdminServer* server, std::shared_ptr<void
 
 }  // namespace
 
-std::string percentDecode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 && hexValue(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2])));
-      i += 2;
-    } else if (s[i] == '+') {
-      out.push_back(' ');
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
+std::string percentDecode(std::string_view s) { return ambit::percentDecode(s, true); }
 
 std::map<std::string, std::string> parseQuery(std::string_view query) {
   std::map<std::string, std::string> out;

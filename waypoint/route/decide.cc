@@ -1,0 +1,172 @@
+#include "waypoint/route/decide.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ambit::waypoint::route {
+
+namespace {
+
+bool sameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    auto la = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i])));
+    auto lb = static_cast<char>(std::tolower(static_cast<unsigned char>(b[i])));
+    if (la != lb) return false;
+  }
+  return true;
+}
+
+std::string lowered(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+double clampUnit(double u) { return std::clamp(u, 0.0, std::nextafter(1.0, 0.0)); }
+
+}  // namespace
+
+std::optional<std::size_t> pickWeighted(const std::vector<uint32_t>& weights, double unit) {
+  uint64_t total = 0;
+  for (auto w : weights) total += w;
+  if (total == 0) return std::nullopt;
+  auto target = static_cast<uint64_t>(clampUnit(unit) * static_cast<double>(total));
+  uint64_t acc = 0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    acc += weights[i];
+    if (target < acc) return i;
+  }
+  // Rounding: the last destination with weight.
+  for (std::size_t i = weights.size(); i-- > 0;) {
+    if (weights[i] > 0) return i;
+  }
+  return std::nullopt;
+}
+
+bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
+  using F = AttemptOutcome::Failure;
+  bool no_response = o.status == 0;
+  for (const auto& raw : retry.retry_on()) {
+    auto on = lowered(raw);
+    if (on == "5xx") {
+      if (o.status >= 500 || no_response) return true;
+    } else if (on == "gateway-error") {
+      if (o.status == 502 || o.status == 503 || o.status == 504 || o.failure == F::kPerTryTimeout) return true;
+    } else if (on == "reset") {
+      if (no_response && o.failure != F::kConnectFailure) return true;
+    } else if (on == "connect-failure") {
+      if (o.failure == F::kConnectFailure) return true;
+    } else if (on == "retriable-4xx") {
+      if (o.status == 409) return true;
+    } else if (on == "refused-stream") {
+      if (o.failure == F::kRefusedStream) return true;
+    } else if (on == "retriable-status-codes") {
+      for (auto code : retry.retriable_status_codes()) {
+        if (o.status == static_cast<int>(code)) return true;
+      }
+    } else if (on == "cancelled") {
+      if (o.grpc_status == 1) return true;
+    } else if (on == "deadline-exceeded") {
+      if (o.grpc_status == 4) return true;
+    } else if (on == "resource-exhausted") {
+      if (o.grpc_status == 8) return true;
+    } else if (on == "internal") {
+      if (o.grpc_status == 13) return true;
+    } else if (on == "unavailable") {
+      if (o.grpc_status == 14) return true;
+    } else if (!on.empty() && std::all_of(on.begin(), on.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      if (o.status == std::stoi(on)) return true;
+    }
+  }
+  return false;
+}
+
+std::chrono::milliseconds retryBackoff(const rv1::Retry& retry, unsigned attempt, double unit) {
+  double base = retry.base_backoff_ms() > 0 ? retry.base_backoff_ms() : 25;
+  double max = retry.max_backoff_ms() > 0 ? retry.max_backoff_ms() : 250;
+  if (max < base) max = base;
+  unsigned shift = attempt == 0 ? 0 : std::min(attempt - 1, 20u);
+  double upper = std::min(max, base * static_cast<double>(1u << shift));
+  return std::chrono::milliseconds(static_cast<int64_t>(clampUnit(unit) * upper));
+}
+
+FaultDecision decideFault(const rv1::Fault& fault, double delay_unit, double abort_unit) {
+  FaultDecision d;
+  if (fault.delay_ms() > 0 && clampUnit(delay_unit) * 100.0 < fault.delay_percent()) {
+    d.delay = std::chrono::milliseconds(fault.delay_ms());
+  }
+  if (fault.abort_status() != 0 && clampUnit(abort_unit) * 100.0 < fault.abort_percent()) {
+    d.abort_status = static_cast<int>(fault.abort_status());
+  }
+  return d;
+}
+
+void applyHeaderOps(const rv1::HeaderOps& ops, std::vector<Header>& headers) {
+  auto erase = [&headers](std::string_view name) {
+    headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const Header& h) { return sameName(h.name, name); }),
+                  headers.end());
+  };
+  for (const auto& name : ops.remove()) erase(name);
+  // Sorted for a stable order (protobuf maps have none).
+  std::vector<std::pair<std::string, std::string>> set(ops.set().begin(), ops.set().end());
+  std::sort(set.begin(), set.end());
+  for (const auto& [name, value] : set) {
+    erase(name);
+    headers.push_back({lowered(name), value});
+  }
+  std::vector<std::pair<std::string, std::string>> add(ops.add().begin(), ops.add().end());
+  std::sort(add.begin(), add.end());
+  for (const auto& [name, value] : add) headers.push_back({lowered(name), value});
+}
+
+std::string rewritePath(const rv1::Rewrite& rewrite, const rv1::RouteMatch* matched, std::string_view path) {
+  if (!rewrite.full_path().empty()) return rewrite.full_path();
+  const std::string& with = rewrite.path_prefix();
+  if (with.empty()) return std::string(path);
+  const rv1::StringMatch* pm = matched != nullptr && matched->has_path() ? &matched->path() : nullptr;
+  auto kind = pm != nullptr ? pm->kind() : rv1::StringMatch::PATH_PREFIX;  // no path match = any path = "/"
+  std::string value = pm != nullptr ? pm->value() : "/";
+  switch (kind) {
+    case rv1::StringMatch::EXACT:
+    case rv1::StringMatch::PREFIX:
+      // Envoy's prefix_rewrite: a plain string replacement of what matched.
+      return with + std::string(path.substr(std::min(value.size(), path.size())));
+    case rv1::StringMatch::PATH_PREFIX: {
+      // Gateway API ReplacePrefixMatch, segment-wise: "/foo" -> "/xyz" turns
+      // "/foo/bar" into "/xyz/bar"; "/foo" -> "/" turns it into "/bar".
+      while (value.size() > 1 && value.back() == '/') value.pop_back();
+      std::string rest = value == "/" ? std::string(path) : std::string(path.substr(std::min(value.size(), path.size())));
+      std::string base = with;
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      std::string out = base + rest;
+      return out.empty() ? "/" : out;
+    }
+    default:
+      return std::string(path);  // a regex match has no prefix to replace
+  }
+}
+
+std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatch* matched, std::string_view scheme,
+                             std::string_view authority, std::string_view path, std::string_view query) {
+  std::string s = redirect.scheme().empty() ? std::string(scheme) : redirect.scheme();
+  std::string host(authority);
+  if (!redirect.authority().empty()) host = redirect.authority();
+  if (redirect.port() != 0) {
+    auto colon = host.rfind(':');
+    if (colon != std::string::npos && host.find(']', colon) == std::string::npos) host = host.substr(0, colon);
+    host += ":" + std::to_string(redirect.port());
+  }
+  std::string p(path);
+  if (!redirect.path().empty()) {
+    p = redirect.path();
+  } else if (!redirect.path_prefix().empty()) {
+    rv1::Rewrite rw;
+    rw.set_path_prefix(redirect.path_prefix());
+    p = rewritePath(rw, matched, path);
+  }
+  std::string loc = s + "://" + host + p;
+  if (!query.empty() && redirect.path().find('?') == std::string::npos) loc += "?" + std::string(query);
+  return loc;
+}
+
+}  // namespace ambit::waypoint::route

@@ -1,0 +1,61 @@
+// The per-request decisions of a route (pure; random draws are passed in as
+// `unit` in [0, 1) so every decision is table-testable): which weighted
+// destination, whether an attempt is retried and after how long, whether a
+// fault is injected, what header operations and rewrites do.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ambit/route/v1/route.pb.h"
+#include "waypoint/route/match.h"
+
+namespace ambit::waypoint::route {
+
+// Index of the destination a draw falls on, each weighted; nullopt when every
+// weight is 0 (or there are none).
+std::optional<std::size_t> pickWeighted(const std::vector<uint32_t>& weights, double unit);
+
+// How one upstream attempt ended.
+struct AttemptOutcome {
+  enum class Failure { kNone, kConnectFailure, kReset, kRefusedStream, kPerTryTimeout };
+  int status = 0;          // the response status; 0 when none came
+  Failure failure = Failure::kNone;
+  int grpc_status = -1;    // grpc-status of the response, -1 when absent
+};
+
+// Envoy's retry-on semantics for the conditions Istio passes through: 5xx,
+// gateway-error, reset, connect-failure, retriable-4xx, refused-stream,
+// retriable-status-codes, and the gRPC ones (cancelled, deadline-exceeded,
+// internal, resource-exhausted, unavailable).
+bool retriable(const rv1::Retry& retry, const AttemptOutcome& outcome);
+
+// Delay before retry `attempt` (1 = the first retry): uniform in
+// [0, min(max, base * 2^(attempt-1))] ("full jitter"); base 25 ms and max
+// 250 ms when unset (Envoy's defaults).
+std::chrono::milliseconds retryBackoff(const rv1::Retry& retry, unsigned attempt, double unit);
+
+struct FaultDecision {
+  std::chrono::milliseconds delay{0};
+  int abort_status = 0;  // 0 = none
+};
+FaultDecision decideFault(const rv1::Fault& fault, double delay_unit, double abort_unit);
+
+// Envoy's order: remove, then set (replaces every value), then add (appends).
+// Names compare case-insensitively; `headers` names are lower-case.
+void applyHeaderOps(const rv1::HeaderOps& ops, std::vector<Header>& headers);
+
+// The path after a route's rewrite: full_path replaces it; path_prefix
+// replaces the prefix `matched` (the route's path match that held, if it is a
+// prefix) matched. Query strings are not touched.
+std::string rewritePath(const rv1::Rewrite& rewrite, const rv1::RouteMatch* matched, std::string_view path);
+
+// The Location of a redirect, from what the request had.
+std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatch* matched, std::string_view scheme,
+                             std::string_view authority, std::string_view path, std::string_view query);
+
+}  // namespace ambit::waypoint::route
