@@ -68,6 +68,8 @@ TEST(H1RequestTest, SmugglingTricksAreRefused) {
       {"bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n", ""},
       {"negative length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", ""},
       {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", ""},
+      {"obs-fold TE", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", "folding"},
+      {"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", ""},
   };
   for (const auto& c : cases) {
     for (bool bytewise : {false, true}) {
@@ -111,6 +113,14 @@ TEST(H1RequestTest, GoodRequestsAreReadWhole) {
       EXPECT_EQ(r.rest, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n");  // the pipelined next request stays
     }
   }
+  // Trailers are not promoted to headers, however the bytes are split.
+  for (bool bytewise : {false, true}) {
+    auto t = readAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nX-Admin: 1\r\n\r\n", {},
+                     bytewise);
+    ASSERT_EQ(t.state, State::kDone) << t.reason;
+    EXPECT_EQ(t.request.header("x-admin"), "");
+    EXPECT_EQ(t.request.body, "z");
+  }
   auto old = readAll("GET / HTTP/1.0\r\n\r\n");
   ASSERT_EQ(old.state, State::kDone);
   EXPECT_FALSE(old.request.keep_alive);
@@ -135,6 +145,22 @@ TEST(H1RequestTest, LimitsGive431And413AndACutRequestIs400) {
   EXPECT_EQ(body.status, 413);
   auto chunked = readAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", small);
   EXPECT_EQ(chunked.status, 413);
+  // A head sent in pieces that each end inside a field name is still capped.
+  {
+    H1RequestReader r(small);
+    std::string pending = "GET / HTTP/1.1\r\nHost: a\r\nX";
+    State st = r.feed(pending);
+    for (int i = 0; i < 1000 && st == State::kNeedMore; ++i) {
+      pending += "-" + std::to_string(i) + ": v\r\nX";
+      st = r.feed(pending);
+    }
+    EXPECT_EQ(st, State::kError);
+    EXPECT_EQ(r.errorStatus(), 431);
+  }
+  // A chunk-size line that never ends is refused, not buffered forever.
+  auto endless_chunk = readAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;" +
+                               std::string(100000, 'a'));
+  EXPECT_EQ(endless_chunk.status, 400);
   auto cut = readAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab");
   EXPECT_EQ(cut.state, State::kError);
   EXPECT_EQ(cut.status, 400);

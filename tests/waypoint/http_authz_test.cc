@@ -49,6 +49,9 @@ TEST(IpBlockTest, Table) {
   EXPECT_TRUE(ipInBlock("2001:db8::/32", "2001:db8:1::5"));
   EXPECT_FALSE(ipInBlock("2001:db8::/32", "198.18.0.1"));
   EXPECT_FALSE(ipInBlock("not-an-ip", "198.18.0.1"));
+  EXPECT_FALSE(ipInBlock("198.18.0.0/x", "203.0.113.1"));  // malformed: matches nothing, not everything
+  EXPECT_FALSE(ipInBlock("198.18.0.0/33", "198.18.0.1"));
+  EXPECT_TRUE(ipInBlock("198.18.0.0/16", "::ffff:198.18.4.4"));  // a v4-mapped source is the v4 address
 }
 
 TEST(DecideTest, DenyWinsThenAllowMustMatch) {
@@ -98,6 +101,13 @@ TEST(DecideTest, OperationFields) {
   auto other_port = request("GET", "/public");
   other_port.port = 9090;
   EXPECT_FALSE(decide(ps, other_port).allowed);
+  // "host:*" (Istio's advice for any port) matches the authority with its port.
+  auto deny = policy("admin-host", av1::HttpPolicy::DENY);
+  deny.add_rules()->add_to()->add_hosts("admin.demo:*");
+  auto r = request("GET", "/");
+  r.host = "admin.demo";
+  r.authority = "admin.demo:80";
+  EXPECT_FALSE(decide({&deny}, r).allowed);
 }
 
 TEST(DecideTest, RepeatedHeadersCannotSlipPastARule) {
@@ -133,6 +143,15 @@ TEST(DecideTest, ConditionsOnSourceAndDestination) {
   auto far = request("GET", "/");
   far.source_ip = "198.18.3.10";
   EXPECT_FALSE(decide({&p}, far).allowed);
+  // A notValues condition on the source holds for a plaintext request (as a
+  // negated principal matcher does in Istio).
+  auto deny = policy("outside-prod", av1::HttpPolicy::DENY);
+  auto* w = deny.add_rules()->add_when();
+  w->set_key("source.namespace");
+  w->add_not_values("prod");
+  auto plaintext = request("GET", "/");
+  plaintext.principal.reset();
+  EXPECT_FALSE(decide({&deny}, plaintext).allowed);
 }
 
 TEST(DecideTest, FieldsThatCannotBeCheckedNeverGrantAndStillDeny) {

@@ -45,10 +45,12 @@ TEST(NormalizeTargetTest, OptionsAndRefusals) {
   reject.escaped_slashes = NormalizeOptions::EscapedSlashes::kReject;
   EXPECT_FALSE(normalizeTarget("/%2Fadmin", reject).ok());
   NormalizeOptions o;
-  for (const char* bad : {"admin", "http://x/admin", "", "/a%zz", "/a%2", "/a b", "/a\x01", "/a%00"}) {
+  for (const char* bad : {"admin", "http://x/admin", "", "/a%zz", "/a%2", "/a b", "/a\x01", "/a%00",
+                          "/public/..;/admin", "/.;x/admin", "/public/%2E%2E;/admin"}) {
     EXPECT_FALSE(normalizeTarget(bad, o).ok()) << bad;
   }
   EXPECT_EQ(normalizeTarget("/p?a=1", o)->pathAndQuery(), "/p?a=1");
+  EXPECT_EQ(normalizeTarget("/cart;jsessionid=1", o)->path, "/cart;jsessionid=1");  // other parameters stay
   EXPECT_EQ(normalizeTarget("/p?", o)->pathAndQuery(), "/p?");
 }
 

@@ -56,8 +56,10 @@ TEST(RetriableTest, Conditions) {
       {{"gateway-error"}, {502, F::kNone, -1}, true},
       {{"gateway-error"}, {500, F::kNone, -1}, false},
       {{"gateway-error"}, {0, F::kPerTryTimeout, -1}, true},
+      {{"gateway-error"}, {0, F::kReset, -1}, true},
       {{"reset"}, {0, F::kReset, -1}, true},
-      {{"reset"}, {0, F::kConnectFailure, -1}, false},
+      {{"reset"}, {0, F::kConnectFailure, -1}, true},
+      {{"reset"}, {503, F::kNone, -1}, false},
       {{"connect-failure"}, {0, F::kConnectFailure, -1}, true},
       {{"connect-failure"}, {503, F::kNone, -1}, false},
       {{"retriable-4xx"}, {409, F::kNone, -1}, true},
@@ -66,6 +68,7 @@ TEST(RetriableTest, Conditions) {
       {{"unavailable"}, {200, F::kNone, 14}, true},
       {{"cancelled"}, {200, F::kNone, 14}, false},
       {{"418"}, {418, F::kNone, -1}, true},
+      {{"99999999999"}, {503, F::kNone, -1}, false},  // not a status code: ignored, never thrown
       {{}, {503, F::kNone, -1}, false},
   };
   for (const auto& c : cases) {

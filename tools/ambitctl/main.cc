@@ -22,7 +22,7 @@ namespace {
 // The components: --bin-dir, else beside ambitctl (an installed layout), else
 // where this build tree put them.
 lab::Binaries findBinaries(const std::string& bin_dir) {
-  std::string dir = bin_dir;
+  std::string dir = bin_dir.empty() ? "" : std::filesystem::absolute(bin_dir).string();
   if (dir.empty()) {
     std::error_code ec;
     auto self = fs::read_symlink("/proc/self/exe", ec).parent_path();

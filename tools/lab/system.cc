@@ -211,7 +211,8 @@ std::string resolveProgram(const std::string& name, const std::map<std::string, 
 
 pid_t spawn(const SpawnSpec& spec) {
   if (spec.argv.empty()) throw LabError("spawn: no command");
-  auto program = resolveProgram(spec.argv[0], spec.env);
+  // Absolute: the child changes to / before it execs.
+  auto program = fs::absolute(resolveProgram(spec.argv[0], spec.env)).string();
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw LabError(std::string("pipe: ") + std::strerror(errno));
   std::vector<std::string> args = spec.argv;

@@ -74,7 +74,13 @@ bool sourceMatches(const av1::Source& s, const RequestAttributes& r, Mode mode) 
 }
 
 bool operationMatches(const av1::Operation& o, const RequestAttributes& r) {
-  if (!field(o.hosts(), o.not_hosts(), r.host, true)) return false;
+  // Istio matches hosts against the authority with its port ("x.com:*") and
+  // without it ("x.com"): either form counts.
+  auto hostHit = [&](const google::protobuf::RepeatedPtrField<std::string>& list) {
+    return anyPattern(list, r.host, true) || (!r.authority.empty() && anyPattern(list, r.authority, true));
+  };
+  if (!o.hosts().empty() && !hostHit(o.hosts())) return false;
+  if (!o.not_hosts().empty() && hostHit(o.not_hosts())) return false;
   if (!field(o.ports(), o.not_ports(), std::to_string(r.port))) return false;
   if (!field(o.methods(), o.not_methods(), r.method)) return false;
   if (!field(o.paths(), o.not_paths(), r.path)) return false;
@@ -121,8 +127,9 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
   if (key == "remote.ip") return ipCond(r.remote_ip.empty() ? r.source_ip : r.remote_ip);
   if (key == "destination.ip") return ipCond(r.destination_ip);
   if (key == "destination.port") return listHolds(c, std::to_string(r.port));
-  if (key == "source.namespace") return r.principal.has_value() && listHolds(c, r.source_namespace);
-  if (key == "source.principal") return r.principal.has_value() && listHolds(c, *r.principal);
+  // No peer identity: a values list cannot hold; a notValues-only one does.
+  if (key == "source.namespace") return r.principal ? listHolds(c, r.source_namespace) : c.values().empty();
+  if (key == "source.principal") return r.principal ? listHolds(c, *r.principal) : c.values().empty();
   return std::nullopt;
 }
 
@@ -173,8 +180,19 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
   std::string b(block), addr_text(ip);
   int prefix = -1;
   if (auto slash = b.find('/'); slash != std::string::npos) {
-    prefix = std::atoi(b.c_str() + slash + 1);
+    auto bits_text = b.substr(slash + 1);
+    if (bits_text.empty() || bits_text.size() > 3 || bits_text.find_first_not_of("0123456789") != std::string::npos) {
+      return false;  // a malformed block matches nothing (never everything)
+    }
+    prefix = std::stoi(bits_text);
     b.resize(slash);
+  }
+  // An IPv4-mapped IPv6 source ("::ffff:198.18.0.1") is the IPv4 address.
+  static constexpr std::string_view kMapped = "::ffff:";
+  if (addr_text.size() > kMapped.size() && addr_text.find('.') != std::string::npos &&
+      std::equal(kMapped.begin(), kMapped.end(), addr_text.begin(),
+                 [](char a, char c) { return a == std::tolower(static_cast<unsigned char>(c)); })) {
+    addr_text = addr_text.substr(kMapped.size());
   }
   std::array<unsigned char, 16> net{}, addr{};
   int family = b.find(':') == std::string::npos ? AF_INET : AF_INET6;
@@ -182,7 +200,8 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
     return false;
   }
   int bits = family == AF_INET ? 32 : 128;
-  if (prefix < 0 || prefix > bits) prefix = bits;
+  if (prefix > bits) return false;
+  if (prefix < 0) prefix = bits;
   for (int i = 0; i < prefix; ++i) {
     int byte = i / 8, bit = 7 - i % 8;
     if (((net[byte] >> bit) & 1) != ((addr[byte] >> bit) & 1)) return false;

@@ -33,6 +33,7 @@ struct RequestAttributes {
   std::string destination_ip;
   uint32_t port = 0;                     // the service port the request arrived on
   std::string host;                      // normalized, without the port
+  std::string authority;                 // normalized, with the port when one was sent
   std::string method;
   std::string path;                      // normalized, without the query
   const std::vector<route::Header>* headers = nullptr;

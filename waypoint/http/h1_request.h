@@ -4,7 +4,9 @@
 // connection closed) when it has both Content-Length and Transfer-Encoding,
 // a Transfer-Encoding other than exactly "chunked", more than one
 // Content-Length or Transfer-Encoding or Host, Transfer-Encoding on HTTP/1.0,
-// no Host on HTTP/1.1, a bare LF, or whitespace before a header's colon.
+// no Host on HTTP/1.1, a Content-Length that is not one number, a bare LF,
+// obsolete line folding, or whitespace before a header's colon. Trailer fields
+// of a chunked body are not taken as headers.
 // Header bytes and count are capped (431), and the body is buffered up to a
 // cap (413): bounded, and whole, so that a retry or a mirror can resend it.
 #pragma once
@@ -57,12 +59,11 @@ class H1RequestReader {
 
  private:
   State fail(int status, std::string reason);
-  State checkHeader();
+  State checkHeader();  // copies the head's fields and applies the framing rules
   struct Impl;
   std::unique_ptr<Impl> impl_;
   H1Limits limits_;
   Request request_;
-  bool header_checked_ = false;
   int error_status_ = 0;
   std::string error_reason_;
 };

@@ -107,6 +107,13 @@ Result<Target> normalizeTarget(std::string_view raw, const NormalizeOptions& opt
     }
     path = std::move(merged);
   }
+  // "..;x" and ".;x" are dot segments to Tomcat and Spring (they drop ";x"):
+  // refused, so that "/public/..;/admin" cannot pass a rule as "/public/*".
+  for (std::size_t at = 0; (at = path.find(';', at)) != std::string::npos; ++at) {
+    auto seg_start = path.rfind('/', at);
+    auto seg = std::string_view(path).substr(seg_start + 1, at - seg_start - 1);
+    if (seg == "." || seg == "..") return makeError(ErrorCode::kInvalidArgument, "dot segment with ';' parameters");
+  }
   t.path = removeDotSegments(path);
   return t;
 }

@@ -30,7 +30,8 @@ struct Target {
 
 // From an origin-form request target ("/a/b?x=1"); errors (a 400) for a target
 // that is not origin-form, a bad %-escape, a control character or an encoded
-// slash under kReject. Steps, in order: drop the fragment; split the query;
+// slash under kReject, or a dot segment with ';' parameters ("/..;/admin").
+// Steps, in order: drop the fragment; split the query;
 // decode %-escapes of unreserved characters (and of '/' and '\' under
 // kDecode), upper-case the hex of the others; '\' becomes '/'; merge slashes;
 // remove dot segments (RFC 3986 5.2.4).

@@ -51,9 +51,11 @@ bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
     if (on == "5xx") {
       if (o.status >= 500 || no_response) return true;
     } else if (on == "gateway-error") {
-      if (o.status == 502 || o.status == 503 || o.status == 504 || o.failure == F::kPerTryTimeout) return true;
+      // Envoy: 502/503/504, and any attempt that got no response.
+      if (o.status == 502 || o.status == 503 || o.status == 504 || no_response) return true;
     } else if (on == "reset") {
-      if (no_response && o.failure != F::kConnectFailure) return true;
+      // Envoy: no response at all (connect failures and refused streams included).
+      if (no_response) return true;
     } else if (on == "connect-failure") {
       if (o.failure == F::kConnectFailure) return true;
     } else if (on == "retriable-4xx") {
@@ -74,7 +76,8 @@ bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
       if (o.grpc_status == 13) return true;
     } else if (on == "unavailable") {
       if (o.grpc_status == 14) return true;
-    } else if (!on.empty() && std::all_of(on.begin(), on.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    } else if (!on.empty() && on.size() <= 3 &&
+               std::all_of(on.begin(), on.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       if (o.status == std::stoi(on)) return true;
     }
   }
