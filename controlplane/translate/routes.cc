@@ -6,6 +6,7 @@
 #include <charconv>
 #include <set>
 
+#include "common/base/ascii.h"
 #include "controlplane/model/parse.h"
 #include "controlplane/translate/translate_internal.h"
 
@@ -58,15 +59,10 @@ rt::StringMatch toMatch(const StringMatch& m, bool ignore_case = false) {
   return out;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 void toHeaderOps(const HeaderOps& in, rt::HeaderOps* out) {
-  for (const auto& [k, v] : in.set) (*out->mutable_set())[lower(k)] = v;
-  for (const auto& [k, v] : in.add) (*out->mutable_add())[lower(k)] = v;
-  for (const auto& k : in.remove) out->add_remove(lower(k));
+  for (const auto& [k, v] : in.set) (*out->mutable_set())[asciiLowered(k)] = v;
+  for (const auto& [k, v] : in.add) (*out->mutable_add())[asciiLowered(k)] = v;
+  for (const auto& k : in.remove) out->add_remove(asciiLowered(k));
 }
 
 void fillRetry(uint32_t attempts, const std::string& retry_on, std::optional<std::chrono::milliseconds> per_try,
@@ -143,7 +139,7 @@ void toPolicy(const TrafficPolicy& tp, rt::TrafficPolicy* out) {
     out->set_load_balancer(rt::TrafficPolicy::CONSISTENT_HASH);
     auto* ch = out->mutable_consistent_hash();
     const auto& h = *tp.consistent_hash;
-    if (!h.header.empty()) ch->set_header(lower(h.header));
+    if (!h.header.empty()) ch->set_header(asciiLowered(h.header));
     else if (!h.cookie.empty()) ch->set_cookie(h.cookie);
     else if (!h.query_param.empty()) ch->set_query_param(h.query_param);
     else ch->set_source_ip(h.source_ip);
@@ -295,12 +291,12 @@ class RouteBuilder {
         if (m.authority) *rm->mutable_authority() = toMatch(*m.authority, true);
         for (const auto& [name, sm] : m.headers) {
           auto* h = rm->add_headers();
-          h->set_name(lower(name));
+          h->set_name(asciiLowered(name));
           *h->mutable_match() = toMatch(sm);
         }
         for (const auto& [name, sm] : m.without_headers) {
           auto* h = rm->add_headers();
-          h->set_name(lower(name));
+          h->set_name(asciiLowered(name));
           *h->mutable_match() = toMatch(sm);
           h->set_invert(true);
         }
@@ -498,7 +494,7 @@ class RouteBuilder {
     }
     for (const auto& [name, sm] : m.headers) {
       auto* h = rm->add_headers();
-      h->set_name(lower(name));
+      h->set_name(asciiLowered(name));
       *h->mutable_match() = toMatch(sm);
     }
     for (const auto& [name, sm] : m.query_params) {

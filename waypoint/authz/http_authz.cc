@@ -6,17 +6,11 @@
 #include <array>
 #include <cstring>
 
+#include "common/base/ascii.h"
+
 namespace ambit::waypoint::authz {
 
 namespace {
-
-bool equalFold(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
 
 // What one rule field sees: a value (or several, for a repeated header).
 enum class Mode { kDeny, kAllow };
@@ -92,7 +86,7 @@ std::vector<std::string_view> headerValues(const RequestAttributes& r, const std
   std::vector<std::string_view> out;
   if (r.headers == nullptr) return out;
   for (const auto& h : *r.headers) {
-    if (equalFold(h.name, name)) out.push_back(h.value);
+    if (h.name == name) out.push_back(h.value);
   }
   return out;
 }
@@ -108,8 +102,7 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
   const std::string& key = c.key();
   static constexpr std::string_view kHeader = "request.headers[";
   if (key.rfind(kHeader, 0) == 0 && key.size() > kHeader.size() + 1 && key.back() == ']') {
-    std::string name = key.substr(kHeader.size(), key.size() - kHeader.size() - 1);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    std::string name = asciiLowered(std::string_view(key).substr(kHeader.size(), key.size() - kHeader.size() - 1));
     auto values = headerValues(r, name);
     if (values.empty()) return c.values().empty();  // absent: only a not_values-only condition holds
     std::string joined;
@@ -163,7 +156,7 @@ std::string nameOf(const av1::HttpPolicy& p) { return p.namespace_() + "/" + p.n
 }  // namespace
 
 bool patternMatches(std::string_view pattern, std::string_view value, bool ignore_case) {
-  auto eq = [ignore_case](std::string_view a, std::string_view b) { return ignore_case ? equalFold(a, b) : a == b; };
+  auto eq = [ignore_case](std::string_view a, std::string_view b) { return ignore_case ? equalsIgnoreCase(a, b) : a == b; };
   if (pattern == "*") return true;  // presence
   if (!pattern.empty() && pattern.back() == '*') {
     auto prefix = pattern.substr(0, pattern.size() - 1);
@@ -190,8 +183,7 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
   // An IPv4-mapped IPv6 source ("::ffff:198.18.0.1") is the IPv4 address.
   static constexpr std::string_view kMapped = "::ffff:";
   if (addr_text.size() > kMapped.size() && addr_text.find('.') != std::string::npos &&
-      std::equal(kMapped.begin(), kMapped.end(), addr_text.begin(),
-                 [](char a, char c) { return a == std::tolower(static_cast<unsigned char>(c)); })) {
+      equalsIgnoreCase(std::string_view(addr_text).substr(0, kMapped.size()), kMapped)) {
     addr_text = addr_text.substr(kMapped.size());
   }
   std::array<unsigned char, 16> net{}, addr{};

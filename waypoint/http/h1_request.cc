@@ -6,18 +6,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "common/base/ascii.h"
+
 namespace ambit::waypoint::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 namespace {
-
-std::string lowered(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view trimOws(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -54,7 +50,7 @@ std::string framingProblem(const std::vector<route::Header>& headers, unsigned v
     }
     if (h.name == "transfer-encoding") {
       ++te;
-      te_value = lowered(trimOws(h.value));
+      te_value = asciiLowered(trimOws(h.value));
     }
     if (h.name == "host") ++host;
   }
@@ -91,7 +87,7 @@ H1RequestReader::State H1RequestReader::checkHeader() {
   request_.target = std::string(msg.target());
   request_.version = msg.version();
   for (const auto& f : msg) {
-    auto name = lowered(f.name_string());
+    auto name = asciiLowered(f.name_string());
     if (request_.headers.size() >= limits_.max_headers) {
       return fail(431, "more than " + std::to_string(limits_.max_headers) + " headers");
     }

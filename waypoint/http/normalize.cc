@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/base/ascii.h"
 #include "common/base/percent.h"
 
 namespace ambit::waypoint::http {
@@ -12,8 +13,6 @@ bool unreserved(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~';
 }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // RFC 3986 5.2.4 on an absolute path, segment by segment.
 std::string removeDotSegments(const std::string& path) {
@@ -119,9 +118,7 @@ Result<Target> normalizeTarget(std::string_view raw, const NormalizeOptions& opt
 }
 
 std::string normalizeHost(std::string_view host) {
-  std::string h;
-  h.reserve(host.size());
-  for (char c : host) h += lower(c);
+  std::string h = asciiLowered(host);
   // "example.com.:80" / "example.com." -> without the root dot. A port follows
   // the last ':' of a name, or the ']' of a [v6] literal.
   std::size_t colon = std::string::npos;

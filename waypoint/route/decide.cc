@@ -1,26 +1,13 @@
 #include "waypoint/route/decide.h"
 
+#include "common/base/ascii.h"
+
 #include <algorithm>
 #include <cmath>
 
 namespace ambit::waypoint::route {
 
 namespace {
-
-bool sameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto la = static_cast<char>(std::tolower(static_cast<unsigned char>(a[i])));
-    auto lb = static_cast<char>(std::tolower(static_cast<unsigned char>(b[i])));
-    if (la != lb) return false;
-  }
-  return true;
-}
-
-std::string lowered(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 double clampUnit(double u) { return std::clamp(u, 0.0, std::nextafter(1.0, 0.0)); }
 
@@ -46,39 +33,40 @@ std::optional<std::size_t> pickWeighted(const std::vector<uint32_t>& weights, do
 bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
   using F = AttemptOutcome::Failure;
   bool no_response = o.status == 0;
-  for (const auto& raw : retry.retry_on()) {
-    auto on = lowered(raw);
-    if (on == "5xx") {
+  for (const auto& on_raw : retry.retry_on()) {
+    std::string_view on = on_raw;
+    auto is = [on](std::string_view cond) { return equalsIgnoreCase(on, cond); };
+    if (is("5xx")) {
       if (o.status >= 500 || no_response) return true;
-    } else if (on == "gateway-error") {
+    } else if (is("gateway-error")) {
       // Envoy: 502/503/504, and any attempt that got no response.
       if (o.status == 502 || o.status == 503 || o.status == 504 || no_response) return true;
-    } else if (on == "reset") {
+    } else if (is("reset")) {
       // Envoy: no response at all (connect failures and refused streams included).
       if (no_response) return true;
-    } else if (on == "connect-failure") {
+    } else if (is("connect-failure")) {
       if (o.failure == F::kConnectFailure) return true;
-    } else if (on == "retriable-4xx") {
+    } else if (is("retriable-4xx")) {
       if (o.status == 409) return true;
-    } else if (on == "refused-stream") {
+    } else if (is("refused-stream")) {
       if (o.failure == F::kRefusedStream) return true;
-    } else if (on == "retriable-status-codes") {
+    } else if (is("retriable-status-codes")) {
       for (auto code : retry.retriable_status_codes()) {
         if (o.status == static_cast<int>(code)) return true;
       }
-    } else if (on == "cancelled") {
+    } else if (is("cancelled")) {
       if (o.grpc_status == 1) return true;
-    } else if (on == "deadline-exceeded") {
+    } else if (is("deadline-exceeded")) {
       if (o.grpc_status == 4) return true;
-    } else if (on == "resource-exhausted") {
+    } else if (is("resource-exhausted")) {
       if (o.grpc_status == 8) return true;
-    } else if (on == "internal") {
+    } else if (is("internal")) {
       if (o.grpc_status == 13) return true;
-    } else if (on == "unavailable") {
+    } else if (is("unavailable")) {
       if (o.grpc_status == 14) return true;
     } else if (!on.empty() && on.size() <= 3 &&
                std::all_of(on.begin(), on.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      if (o.status == std::stoi(on)) return true;
+      if (o.status == std::stoi(on_raw)) return true;
     }
   }
   return false;
@@ -106,7 +94,7 @@ FaultDecision decideFault(const rv1::Fault& fault, double delay_unit, double abo
 
 void applyHeaderOps(const rv1::HeaderOps& ops, std::vector<Header>& headers) {
   auto erase = [&headers](std::string_view name) {
-    headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const Header& h) { return sameName(h.name, name); }),
+    headers.erase(std::remove_if(headers.begin(), headers.end(), [&](const Header& h) { return equalsIgnoreCase(h.name, name); }),
                   headers.end());
   };
   for (const auto& name : ops.remove()) erase(name);
@@ -115,11 +103,11 @@ void applyHeaderOps(const rv1::HeaderOps& ops, std::vector<Header>& headers) {
   std::sort(set.begin(), set.end());
   for (const auto& [name, value] : set) {
     erase(name);
-    headers.push_back({lowered(name), value});
+    headers.push_back({asciiLowered(name), value});
   }
   std::vector<std::pair<std::string, std::string>> add(ops.add().begin(), ops.add().end());
   std::sort(add.begin(), add.end());
-  for (const auto& [name, value] : add) headers.push_back({lowered(name), value});
+  for (const auto& [name, value] : add) headers.push_back({asciiLowered(name), value});
 }
 
 std::string rewritePath(const rv1::Rewrite& rewrite, const rv1::RouteMatch* matched, std::string_view path) {

@@ -4,21 +4,18 @@
 
 #include <re2/re2.h>
 
+#include "common/base/ascii.h"
 #include "common/base/percent.h"
 
 namespace ambit::waypoint::route {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool equalsAt(std::string_view s, std::size_t at, std::string_view v, bool ignore_case) {
-  if (s.size() < at + v.size()) return false;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    char a = s[at + i], b = v[i];
-    if (ignore_case ? lower(a) != lower(b) : a != b) return false;
-  }
-  return true;
+// s starts with v.
+bool startsWith(std::string_view s, std::string_view v, bool ignore_case) {
+  if (s.size() < v.size()) return false;
+  s = s.substr(0, v.size());
+  return ignore_case ? equalsIgnoreCase(s, v) : s == v;
 }
 
 }  // namespace
@@ -49,14 +46,14 @@ Result<StringMatcher> StringMatcher::compile(const rv1::StringMatch& m) {
 bool StringMatcher::matches(std::string_view s) const {
   switch (kind_) {
     case rv1::StringMatch::EXACT:
-      return s.size() == value_.size() && equalsAt(s, 0, value_, ignore_case_);
+      return s.size() == value_.size() && startsWith(s, value_, ignore_case_);
     case rv1::StringMatch::PREFIX:
-      return equalsAt(s, 0, value_, ignore_case_);
+      return startsWith(s, value_, ignore_case_);
     case rv1::StringMatch::REGEX:
       return re2::RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *re_);
     case rv1::StringMatch::PATH_PREFIX:
       if (value_ == "/") return !s.empty() && s[0] == '/';
-      return equalsAt(s, 0, value_, ignore_case_) && (s.size() == value_.size() || s[value_.size()] == '/');
+      return startsWith(s, value_, ignore_case_) && (s.size() == value_.size() || s[value_.size()] == '/');
     default:
       return false;
   }
@@ -81,8 +78,7 @@ Result<CompiledMatch> CompiledMatch::compile(const rv1::RouteMatch& m) {
   }
   for (const auto& h : m.headers()) {
     HeaderCond c;
-    c.name = h.name();
-    std::transform(c.name.begin(), c.name.end(), c.name.begin(), lower);
+    c.name = asciiLowered(h.name());
     c.invert = h.invert();
     if (h.has_match()) {
       if (auto st = one(h.match(), ("headers[" + h.name() + "]").c_str(), c.match); !st) return st.error();
