@@ -6,26 +6,15 @@
 #include <CLI/CLI.hpp>
 
 #include "common/app/service.h"
-#include "common/base/file.h"
 #include "common/config/loader.h"
 #include "common/log/log.h"
+#include "common/xds/client_setup.h"
 #include "common/xds/delta_client.h"
 #include "common/zds/client.h"
 #include "ztunnel/config.h"
 #include "ztunnel/identity/manager.h"
 #include "ztunnel/proxy/proxy.h"
 #include "ztunnel/xds/state_store.h"
-
-namespace {
-
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  std::size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ambit;
@@ -42,20 +31,12 @@ int main(int argc, char** argv) {
   cfg.proxy.pool.limits.ping_interval = cfg.proxy.server_limits.ping_interval;
   cfg.proxy.pool.limits.ping_timeout = cfg.proxy.server_limits.ping_timeout = 2 * cfg.proxy.server_limits.ping_interval;
 
-  auto token = readFile(cfg.ca_token_file);
-  if (!token) {
-    log::error(*logger, "start_failed", "error", token.error().wrap("ca.token_file").message);
+  auto access = xds::readControlPlaneAccess(cfg.ca_token_file, cfg.xds_tls, cfg.xds_root_cert);
+  if (!access) {
+    log::error(*logger, "start_failed", "error", access.error().message);
     return 1;
   }
-  std::string root_pem;
-  if (cfg.xds_tls) {
-    auto root = readFile(cfg.xds_root_cert);
-    if (!root) {
-      log::error(*logger, "start_failed", "error", root.error().wrap("xds.root_cert").message);
-      return 1;
-    }
-    root_pem = *root;
-  }
+  const std::string& root_pem = access->root_pem;
 
   // Declared before the Service so they outlive its workers' coroutine frames.
   ztunnel::StateStore state;
@@ -66,26 +47,16 @@ int main(int argc, char** argv) {
   id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
   identities_ptr = std::make_unique<ztunnel::identity::Manager>(
       ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address, cfg.xds_tls,
-                                          root_pem, cfg.xds_server_name, trim(*token)),
+                                          root_pem, cfg.xds_server_name, access->token),
       id_opts);
   auto& identities = *identities_ptr;
   proxy_ptr = std::make_unique<ztunnel::proxy::Proxy>(cfg.proxy, service, state, identities);
   auto& proxy = *proxy_ptr;
   state.onUpdate([&proxy](const auto& s) { proxy.onState(s); });
 
-  xds::ClientOptions xo;
-  xo.target = cfg.xds_address;
-  if (cfg.xds_tls) {
-    grpc::SslCredentialsOptions o;
-    o.pem_root_certs = root_pem;
-    xo.credentials = grpc::SslCredentials(o);
-  } else {
-    xo.credentials = grpc::InsecureChannelCredentials();
-  }
-  if (cfg.xds_tls) xo.tls_server_name = cfg.xds_server_name;
-  xo.node.set_id("ztunnel~" + cfg.proxy.node_name);
+  auto xo = xds::clientOptions(cfg.xds_address, cfg.xds_tls, root_pem, cfg.xds_server_name, cfg.xds_max_backoff,
+                               "ztunnel~" + cfg.proxy.node_name);
   (*xo.node.mutable_metadata()->mutable_fields())["NODE_NAME"].set_string_value(cfg.proxy.node_name);
-  xo.max_backoff = cfg.xds_max_backoff;
   xds::DeltaClient xds(xo, {&state.addressHandler(), &state.authorizationHandler()});
 
   // In-pod mode: the node agent hands over pods; each change is applied (listeners

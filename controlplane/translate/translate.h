@@ -13,6 +13,9 @@
 
 namespace ambit::controlplane {
 
+// The WDS Workload extension that carries a pod's labels (ambit.route.v1.WorkloadLabels).
+inline constexpr const char* kLabelsExtension = "ambit.dev/labels";
+
 struct MeshSettings {
   std::string trust_domain = "cluster.local";
   std::string domain_suffix = "cluster.local";  // <svc>.<ns>.svc.<suffix>

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "controlplane/translate/translate_internal.h"
 
 namespace ambit::controlplane {
@@ -187,6 +190,24 @@ std::optional<istio::workload::Address> translatePod(TranslateContext& ctx, cons
     w->set_cluster_id(ctx.mesh.cluster_id);
     w->set_status(pod.phase == "Running" ? istio::workload::HEALTHY : istio::workload::UNHEALTHY);
     if (pod.host_network) w->set_network_mode(istio::workload::HOST_NETWORK);
+    if (!pod.meta.labels.empty()) {
+      // For waypoints: DestinationRule subsets select endpoints by label.
+      ambit::route::v1::WorkloadLabels labels;
+      for (const auto& [k, v] : pod.meta.labels) (*labels.mutable_labels())[k] = v;
+      // Packed by hand with deterministic map order: equal pods must give
+      // equal bytes (resource versions are hashes of them).
+      std::string bytes;
+      {
+        google::protobuf::io::StringOutputStream sos(&bytes);
+        google::protobuf::io::CodedOutputStream cos(&sos);
+        cos.SetSerializationDeterministic(true);
+        labels.SerializeToCodedStream(&cos);
+      }
+      auto* ext = w->add_extensions();
+      ext->set_name(kLabelsExtension);
+      ext->mutable_config()->set_type_url("type.googleapis.com/ambit.route.v1.WorkloadLabels");
+      ext->mutable_config()->set_value(std::move(bytes));
+    }
     if (enrolled) {
       if (auto wp = resolveWaypoint(ctx, pod.meta, WaypointUse::kWorkload, warnings)) *w->mutable_waypoint() = *wp;
     }

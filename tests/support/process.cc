@@ -1,13 +1,13 @@
 // ChildProcess: fork/exec with stderr on a pipe.
 #include "tests/support/process.h"
 
+#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <sys/wait.h>
 
 namespace ambit::test {
 
@@ -28,23 +28,53 @@ ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::str
   close(fds[1]);
   fd_ = fds[0];
   pid_ = pid;
+  reader_ = std::thread([this] { readLoop(); });
 }
 
 ChildProcess::~ChildProcess() {
   stop();
+  finishReading();
   if (fd_ >= 0) close(fd_);
 }
 
-void ChildProcess::readAvailable(int timeout_ms) {
-  pollfd p{fd_, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return;
-  char buf[4096];
-  ssize_t n = read(fd_, buf, sizeof(buf));
-  if (n > 0) output_.append(buf, static_cast<std::size_t>(n));
+void ChildProcess::readLoop() {
+  char buf[16384];
+  while (!stop_reading_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = read(fd_, buf, sizeof(buf));
+    std::lock_guard lock(mu_);
+    if (n <= 0) {
+      eof_ = true;
+      cv_.notify_all();
+      return;
+    }
+    output_.append(buf, static_cast<std::size_t>(n));
+    cv_.notify_all();
+  }
 }
 
-std::optional<std::string> ChildProcess::waitForLine(const std::string& needle, std::chrono::milliseconds timeout) {
+void ChildProcess::finishReading() {
+  if (!reader_.joinable()) return;
+  {
+    // The child is gone; what it wrote is in the pipe (a grandchild holding
+    // the pipe open must not keep us here: bounded).
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return eof_; });
+  }
+  stop_reading_ = true;
+  reader_.join();
+}
+
+std::string ChildProcess::output() const {
+  std::lock_guard lock(mu_);
+  return output_;
+}
+
+std::optional<std::string> ChildProcess::waitForLine(const std::string& needle,
+                                                     std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mu_);
   for (;;) {
     auto pos = output_.find(needle, scanned_);
     if (pos != std::string::npos) {
@@ -56,20 +86,14 @@ std::optional<std::string> ChildProcess::waitForLine(const std::string& needle, 
         return output_.substr(start, end - start);
       }
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    readAvailable(static_cast<int>(std::min<int64_t>(left.count(), 100)));
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    cv_.wait_until(lock, deadline);
   }
 }
 
 bool ChildProcess::waitForOutput(const std::string& needle, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (output_.find(needle) != std::string::npos) return true;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    readAvailable(static_cast<int>(std::min<int64_t>(left.count(), 100)));
-  }
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return output_.find(needle) != std::string::npos; });
 }
 
 std::string ChildProcess::field(const std::string& line, const std::string& key) {
@@ -94,10 +118,10 @@ int ChildProcess::stop(std::chrono::milliseconds timeout) {
       pid_ = -1;
       return -1;
     }
-    readAvailable(20);  // keep the pipe drained while it shuts down
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   pid_ = -1;
-  readAvailable(0);
+  finishReading();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -107,7 +131,7 @@ void ChildProcess::kill() {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
-  readAvailable(0);
+  finishReading();
 }
 
 std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
@@ -116,14 +140,10 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
   int status = 0;
   while (waitpid(pid_, &status, WNOHANG) != pid_) {
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-    readAvailable(20);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   pid_ = -1;
-  for (int i = 0; i < 256; ++i) {  // what it wrote before exiting (bounded)
-    auto before = output_.size();
-    readAvailable(0);
-    if (output_.size() == before) break;
-  }
+  finishReading();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -2,12 +2,16 @@
 // waits for a log line with a timeout, and always stops it (SIGTERM, then SIGKILL).
 #pragma once
 
-#include <sys/types.h>
-
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace ambit::test {
 
@@ -27,7 +31,7 @@ class ChildProcess {
   // The value of `key=` in a line, e.g. port from "... port=15010 ...".
   static std::string field(const std::string& line, const std::string& key);
   // Everything the process logged so far.
-  const std::string& output() const { return output_; }
+  std::string output() const;
   // SIGTERM and wait (bounded); returns the exit status or -1.
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // SIGKILL (a crash: no drain, no goodbye) and wait.
@@ -37,10 +41,19 @@ class ChildProcess {
   std::optional<int> wait(std::chrono::milliseconds timeout);
 
  private:
-  void readAvailable(int timeout_ms);
+  // A thread drains the pipe all the time: a child that logs a lot (an
+  // access line per request) must never block on a full pipe.
+  void readLoop();
+  // After the child exited: lets the reader take what is left (bounded), then joins it.
+  void finishReading();
   pid_t pid_ = -1;
   int fd_ = -1;
-  std::string output_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string output_;  // guarded by mu_
+  bool eof_ = false;    // guarded by mu_
+  std::atomic<bool> stop_reading_{false};
+  std::thread reader_;
   std::size_t scanned_ = 0;
 };
 

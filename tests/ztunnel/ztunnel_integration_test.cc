@@ -302,37 +302,6 @@ TEST_F(ControlPlaneOutageTest, TrafficContinuesOnLastConfigThenFailsClosedWhenCe
       << "no connection to a mesh workload may go out in plaintext";
 }
 
-// The mesh objects of a waypoint for service "reviews" (VIP `reviews_vip`, port 9080).
-// `net`: the test's address prefix ("127.N."); the waypoint's own service is net + "0.50".
-std::string waypointYaml(const std::string& net, const std::string& waypoint_ip, const std::string& reviews_vip) {
-  return R"(apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: demo}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: waypoint-0, namespace: demo, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
-spec: {serviceAccountName: waypoint, nodeName: node-w}
-status: {podIP: )" + waypoint_ip + R"(}
----
-apiVersion: v1
-kind: Service
-metadata: {name: waypoint, namespace: demo}
-spec:
-  clusterIP: )" + net + R"(0.50
-  selector: {gateway.networking.k8s.io/gateway-name: waypoint}
-  ports: [{name: mesh, port: 15008}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: reviews, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
-spec: {clusterIP: )" + reviews_vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 9080, targetPort: 8080}]}
-)";
-}
-
 // A plain HBONE server standing in for a waypoint: it holds the waypoint's
 // certificate (from ambitd's CA, with the waypoint's own token), records each
 // CONNECT's :authority and echoes the tunnel.
@@ -412,7 +381,7 @@ TEST_F(ZtunnelIntegrationTest, ServicesWithAWaypointAreSentToIt) {
   std::string reviews_vip = ip(0, 20);
   FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"));
   ASSERT_TRUE(waypoint.ready()) << ambitd_->output();
-  writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));
+  writeConfig("waypoint.yaml", waypointYaml(waypoint_ip, net_ + "0.50", reviews_vip, "backend", "tcp"));
 
   ASSERT_TRUE(a_.proc->waitForLine("msg=xds_applied type=type.googleapis.com/istio.workload.Address", 20s));
   auto c = socksConnect(client_ip_, a_.socks, reviews_vip, 9080);
@@ -436,7 +405,7 @@ TEST_F(ZtunnelIntegrationTest, DrainEndsATunnelToASilentPeer) {
   std::string reviews_vip = ip(0, 20);
   FakeWaypoint waypoint(waypoint_ip, "127.0.0.1:" + tls_port_, readFile(dir_ + "/state/root-cert.pem"), true);
   ASSERT_TRUE(waypoint.ready());
-  writeConfig("waypoint.yaml", waypointYaml(net_, waypoint_ip, reviews_vip));
+  writeConfig("waypoint.yaml", waypointYaml(waypoint_ip, net_ + "0.50", reviews_vip, "backend", "tcp"));
   ASSERT_TRUE(a_.proc->waitForLine("msg=xds_applied type=type.googleapis.com/istio.workload.Address", 20s));
   auto c = socksConnect(client_ip_, a_.socks, reviews_vip, 9080);
   ASSERT_EQ(c.reply, 0) << a_.proc->output();

@@ -201,6 +201,34 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
   return true;
 }
 
+Status validatePolicy(const av1::HttpPolicy& p) {
+  if (p.namespace_().empty() || p.name().empty()) {
+    return makeError(ErrorCode::kInvalidArgument, "HttpPolicy without namespace or name");
+  }
+  // A block is well formed exactly when its own base address falls in it.
+  auto blocksOk = [&](const google::protobuf::RepeatedPtrField<std::string>& blocks, const char* field,
+                      std::size_t rule) -> Status {
+    for (const auto& b : blocks) {
+      std::string_view base = std::string_view(b).substr(0, b.find('/'));
+      if (!ipInBlock(b, base)) {
+        return makeError(ErrorCode::kInvalidArgument, "HttpPolicy {}/{}: rules[{}].from.{}: '{}' is not an address "
+                         "or CIDR block", p.namespace_(), p.name(), rule, field, b);
+      }
+    }
+    return {};
+  };
+  for (int i = 0; i < p.rules_size(); ++i) {
+    for (const auto& s : p.rules(i).from()) {
+      for (auto st : {blocksOk(s.ip_blocks(), "ipBlocks", i), blocksOk(s.not_ip_blocks(), "notIpBlocks", i),
+                      blocksOk(s.remote_ip_blocks(), "remoteIpBlocks", i),
+                      blocksOk(s.not_remote_ip_blocks(), "notRemoteIpBlocks", i)}) {
+        if (!st) return st;
+      }
+    }
+  }
+  return {};
+}
+
 Decision decide(const std::vector<const av1::HttpPolicy*>& policies, const RequestAttributes& request) {
   Decision d;
   bool any_allow = false, allow_matched = false;

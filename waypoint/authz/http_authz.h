@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ambit/authz/v1/http_policy.pb.h"
+#include "common/base/result.h"
 #include "waypoint/route/match.h"
 
 namespace ambit::waypoint::authz {
@@ -47,6 +48,11 @@ struct Decision {
 };
 
 Decision decide(const std::vector<const av1::HttpPolicy*>& policies, const RequestAttributes& request);
+
+// Why a policy cannot be enforced as written (a NACK), or ok: it needs a
+// namespace and name, and every IP block must parse (a malformed block would
+// match nothing, so a DENY on it would silently deny nothing).
+Status validatePolicy(const av1::HttpPolicy& p);
 
 // An Istio string pattern against a value.
 bool patternMatches(std::string_view pattern, std::string_view value, bool ignore_case = false);

@@ -75,6 +75,8 @@ H1RequestReader::H1RequestReader(H1Limits limits) : impl_(std::make_unique<Impl>
 
 H1RequestReader::~H1RequestReader() = default;
 
+bool H1RequestReader::headComplete() const { return impl_->parser.is_header_done() && error_status_ == 0; }
+
 H1RequestReader::State H1RequestReader::fail(int status, std::string reason) {
   error_status_ = status;
   error_reason_ = std::move(reason);

@@ -51,6 +51,9 @@ class H1RequestReader {
   // The peer closed: a request cut short is an error.
   State finish();
 
+  // The head has been read and accepted (its fields are in request()): a
+  // client that sent "Expect: 100-continue" waits for a 100 now.
+  bool headComplete() const;
   const Request& request() const { return request_; }
   Request takeRequest() { return std::move(request_); }
   // For kError: the status to answer (400, 413, 431) and why.

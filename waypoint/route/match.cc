@@ -145,11 +145,15 @@ Result<std::shared_ptr<const CompiledHost>> CompiledHost::compile(rv1::HostConfi
   return std::shared_ptr<const CompiledHost>(std::move(host));
 }
 
-const CompiledRoute* CompiledHost::select(const RequestView& r) const {
+const CompiledRoute* CompiledHost::select(const RequestView& r, const rv1::RouteMatch** matched) const {
+  if (matched != nullptr) *matched = nullptr;
   for (const auto& cr : routes_) {
     if (cr.matches.empty()) return &cr;
-    for (const auto& m : cr.matches) {
-      if (m.matches(r)) return &cr;
+    for (std::size_t i = 0; i < cr.matches.size(); ++i) {
+      if (cr.matches[i].matches(r)) {
+        if (matched != nullptr) *matched = &cr.route->matches(static_cast<int>(i));
+        return &cr;
+      }
     }
   }
   return nullptr;

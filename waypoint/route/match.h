@@ -87,7 +87,9 @@ class CompiledHost {
   static Result<std::shared_ptr<const CompiledHost>> compile(rv1::HostConfig config);
   const rv1::HostConfig& config() const { return config_; }
   // The first route that matches, or null (then: 404 when the host has routes).
-  const CompiledRoute* select(const RequestView& r) const;
+  // `matched`, when given, gets the match that held (null for a route
+  // without matches): rewrites replace what it matched.
+  const CompiledRoute* select(const RequestView& r, const rv1::RouteMatch** matched = nullptr) const;
   bool hasRoutes() const { return !routes_.empty(); }
 
  private:

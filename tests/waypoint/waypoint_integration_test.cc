@@ -1,0 +1,333 @@
+// The waypoint with real processes on loopback: ambitd (xDS + CA), a ztunnel
+// for the client's node and one for the backends' node (shared mode), the
+// waypoint, and real HTTP servers as reviews v1 and v2. Requests go client ->
+// SOCKS5 -> ztunnel A -> HBONE -> waypoint -> HBONE -> ztunnel B -> server.
+// Addresses are 127.<random>.x.y so parallel runs never collide.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/http_server.h"
+#include "tests/support/mesh.h"
+#include "tests/support/process.h"
+#include "tests/support/sockets.h"
+
+namespace ambit::test {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+std::string meshYaml(const std::string& net, int b) {
+  auto ip = [&](int x, int y) { return net + std::to_string(b + x) + "." + std::to_string(y); };
+  return R"(apiVersion: v1
+kind: Namespace
+metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: demo, labels: {app: client}}
+spec: {serviceAccountName: client, nodeName: node-a}
+status: {podIP: )" +
+         ip(1, 10) + R"(}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1, namespace: demo, labels: {app: reviews, version: v1}}
+spec: {serviceAccountName: reviews, nodeName: node-b}
+status: {podIP: )" +
+         ip(2, 11) + R"(}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v2, namespace: demo, labels: {app: reviews, version: v2}}
+spec: {serviceAccountName: reviews, nodeName: node-b}
+status: {podIP: )" +
+         ip(2, 12) + R"(}
+---
+)" + waypointYaml(ip(3, 50), ip(0, 50), ip(0, 20), "reviews", "http") +
+         R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: demo}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 2s, maxEjectionPercent: 100}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: demo}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{headers: {x-canary: {exact: "yes"}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - match: [{uri: {prefix: /retry}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    retries: {attempts: 2, retryOn: 5xx}
+  - match: [{uri: {prefix: /slow}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    timeout: 300ms
+  - match: [{uri: {prefix: /fault}}]
+    fault: {abort: {httpStatus: 418, percentage: {value: 50}}}
+    route: [{destination: {host: reviews, subset: v1}}]
+  - match: [{uri: {prefix: /mirror}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    mirror: {host: reviews, subset: v2}
+    mirrorPercentage: {value: 100}
+  - match: [{uri: {prefix: /flaky}}]
+    route: [{destination: {host: reviews}}]
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 90}
+    - {destination: {host: reviews, subset: v2}, weight: 10}
+)";
+}
+
+class WaypointIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    for (int attempt = 0; attempt < 10 && !v2_; ++attempt) {
+      net_ = "127." + std::to_string(100 + rd() % 150) + ".";
+      block_ = static_cast<int>(rd() % 25) * 10;
+      try {
+        v1_ = std::make_unique<HttpTestServer>(ip(2, 11), 8080, "v1");
+        v2_ = std::make_unique<HttpTestServer>(ip(2, 12), 8080, "v2");
+      } catch (const std::exception&) {
+        v1_.reset();
+        v2_.reset();
+      }
+    }
+    ASSERT_TRUE(v1_ && v2_) << "no free 127.x address block after 10 draws";
+    char tmpl[] = "/tmp/ambit-test-waypoint-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ + "/config");
+    std::ofstream(dir_ + "/config/mesh.yaml") << meshYaml(net_, block_);
+    std::ofstream(dir_ + "/tokens.yaml") << "nodes:\n- {name: node-a, token: node-a-token-0123456789}\n"
+                                            "- {name: node-b, token: node-b-token-0123456789}\n"
+                                            "workloads:\n- {namespace: demo, serviceAccount: waypoint, "
+                                            "token: waypoint-token-0123456789}\n";
+    std::ofstream(dir_ + "/a.token") << "node-a-token-0123456789\n";
+    std::ofstream(dir_ + "/b.token") << "node-b-token-0123456789\n";
+    std::ofstream(dir_ + "/w.token") << "waypoint-token-0123456789\n";
+    ambitd_ = startAmbitd(dir_, &tls_port_);
+    ASSERT_TRUE(ambitd_);
+    a_ = startZtunnel(dir_, tls_port_, "node-a", "a.token");
+    b_ = startZtunnel(dir_, tls_port_, "node-b", "b.token");
+    w_ = startWaypoint(dir_, tls_port_, ip(3, 50), "w.token");
+    ASSERT_TRUE(a_.proc && b_.proc && w_.proc);
+    ASSERT_TRUE(
+        a_.proc->waitForLine("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/client", 20s))
+        << a_.proc->output();
+    ASSERT_TRUE(
+        b_.proc->waitForLine("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/reviews", 20s))
+        << b_.proc->output();
+    // Either may come first.
+    ASSERT_TRUE(
+        w_.proc->waitForOutput("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/waypoint", 20s))
+        << w_.proc->output();
+    for (const char* type :
+         {"istio.workload.Address", "ambit.route.v1.HostConfig", "ambit.authz.v1.HttpPolicy"}) {
+      ASSERT_TRUE(
+          w_.proc->waitForOutput(std::string("msg=xds_applied type=type.googleapis.com/") + type, 20s))
+          << w_.proc->output();
+    }
+  }
+
+  void TearDown() override {
+    for (auto* p : {&w_.proc, &a_.proc, &b_.proc, &ambitd_}) {
+      if (*p) {
+        EXPECT_EQ((*p)->stop(), 0) << (*p)->output();
+      }
+    }
+    v1_.reset();
+    v2_.reset();
+    fs::remove_all(dir_);
+  }
+
+  std::string ip(int x, int y) const { return net_ + std::to_string(block_ + x) + "." + std::to_string(y); }
+  std::string vip() const { return ip(0, 20); }
+
+  // A keep-alive connection from the client pod to reviews:9080 through the mesh.
+  Fd connectReviews() {
+    auto c = socksConnect(ip(1, 10), a_.socks, vip(), 9080);
+    EXPECT_EQ(c.reply, 0) << a_.proc->output();
+    return std::move(c.fd);
+  }
+
+  HttpMessage get(int fd, const std::string& path,
+                  std::vector<std::pair<std::string, std::string>> extra = {}) {
+    extra.insert(extra.begin(), {"host", "reviews:9080"});
+    return httpExchange(fd, "GET", path, extra);
+  }
+
+  std::string output() { return w_.proc->output(); }
+
+  std::string net_;
+  int block_ = 0;
+  std::string dir_, tls_port_;
+  std::unique_ptr<HttpTestServer> v1_, v2_;
+  std::unique_ptr<ChildProcess> ambitd_;
+  ZtunnelProcess a_, b_;
+  WaypointProcess w_;
+};
+
+TEST_F(WaypointIntegrationTest, SplitsNinetyTenOverAThousandRequests) {
+  auto fd = connectReviews();
+  ASSERT_TRUE(fd.valid());
+  int v1 = 0, v2 = 0, other = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = get(fd.get(), "/split");
+    ASSERT_EQ(r.status, 200) << "request " << i << "\n" << output();
+    if (r.body == "v1") {
+      ++v1;
+    } else if (r.body == "v2") {
+      ++v2;
+    } else {
+      ++other;
+    }
+  }
+  EXPECT_EQ(other, 0);
+  // 10 % +- 3 % of 1000.
+  EXPECT_GE(v2, 70) << "v1=" << v1 << " v2=" << v2;
+  EXPECT_LE(v2, 130) << "v1=" << v1 << " v2=" << v2;
+  // One client connection, kept alive end to end: the backends saw few connections.
+  auto metrics = httpGet(w_.stats, "/stats/prometheus");
+  EXPECT_THAT(metrics, HasSubstr("istio_requests_total{reporter=\"waypoint\""));
+  EXPECT_THAT(metrics, HasSubstr("destination_workload=\"reviews\""));
+  EXPECT_THAT(metrics, HasSubstr("response_code=\"200\""));
+}
+
+TEST_F(WaypointIntegrationTest, RoutesOnAHeader) {
+  auto fd = connectReviews();
+  for (int i = 0; i < 20; ++i) {
+    auto r = get(fd.get(), "/split", {{"x-canary", "yes"}});
+    ASSERT_EQ(r.status, 200) << output();
+    EXPECT_EQ(r.body, "v2");
+  }
+}
+
+TEST_F(WaypointIntegrationTest, ARetryTurnsTheFirst503IntoA200) {
+  std::atomic<int> calls{0};
+  v1_->setHandler([&](const HttpMessage& req) {
+    HttpMessage m;
+    m.status = req.target == "/retry" && calls.fetch_add(1) == 0 ? 503 : 200;
+    m.body = "v1";
+    return m;
+  });
+  auto fd = connectReviews();
+  auto r = get(fd.get(), "/retry");
+  EXPECT_EQ(r.status, 200) << output();
+  EXPECT_EQ(r.body, "v1");
+  EXPECT_EQ(v1_->count("/retry"), 2) << "the first attempt's 503 was retried once";
+}
+
+TEST_F(WaypointIntegrationTest, ARouteTimeoutFires) {
+  v1_->setHandler([](const HttpMessage&) {
+    HttpMessage m;
+    m.status = 200;
+    m.body = "late";
+    m.delay = 1500ms;
+    return m;
+  });
+  auto fd = connectReviews();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = get(fd.get(), "/slow");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 504) << output();
+  EXPECT_EQ(r.body, "upstream request timeout");
+  EXPECT_LT(took, 1200ms) << "the 300ms route timeout answered long before the backend's 1.5s";
+  EXPECT_THAT(output(), HasSubstr("flags=UT"));
+}
+
+TEST_F(WaypointIntegrationTest, AnInjectedAbortReturnsItsStatusAtItsRate) {
+  auto fd = connectReviews();
+  int aborted = 0;
+  const int n = 400;
+  for (int i = 0; i < n; ++i) {
+    auto r = get(fd.get(), "/fault");
+    ASSERT_TRUE(r.status == 418 || r.status == 200) << r.status << "\n" << output();
+    if (r.status == 418) ++aborted;
+  }
+  // 50 % of 400: 200 +- 40 (more than 4 standard deviations).
+  EXPECT_GE(aborted, 160);
+  EXPECT_LE(aborted, 240);
+  EXPECT_EQ(v1_->count("/fault"), n - aborted) << "aborted requests never reach the backend";
+}
+
+TEST_F(WaypointIntegrationTest, MirroringDeliversCopies) {
+  auto fd = connectReviews();
+  for (int i = 0; i < 20; ++i) {
+    auto r = get(fd.get(), "/mirror/" + std::to_string(i));
+    ASSERT_EQ(r.status, 200) << output();
+    EXPECT_EQ(r.body, "v1") << "the client gets the primary's answer";
+  }
+  // The copies are fire-and-forget: wait (bounded) until all arrived.
+  for (int i = 0; i < 100 && v2_->count("/mirror/") < 20; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(v2_->count("/mirror/"), 20);
+  auto reqs = v2_->requests();
+  ASSERT_FALSE(reqs.empty());
+  EXPECT_EQ(reqs.front().header("host"), "reviews:9080-shadow");
+}
+
+TEST_F(WaypointIntegrationTest, OutlierDetectionEjectsAFailingEndpointAndBringsItBack) {
+  std::atomic<bool> v1_broken{true};
+  v1_->setHandler([&](const HttpMessage&) {
+    HttpMessage m;
+    m.status = v1_broken ? 500 : 200;
+    m.body = "v1";
+    return m;
+  });
+  auto fd = connectReviews();
+  int errors = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto r = get(fd.get(), "/flaky");
+    if (r.status == 500) ++errors;
+  }
+  // Round robin over v1 and v2: v1's second consecutive 500 ejects it.
+  EXPECT_EQ(errors, 2) << output();
+  EXPECT_EQ(v1_->count("/flaky"), 2);
+  // Back after baseEjectionTime (2s): it gets requests again.
+  v1_broken = false;
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {  // bounded: 100 x 50 ms
+    auto r = get(fd.get(), "/flaky");
+    back = r.body == "v1" && r.status == 200;
+    if (!back) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(back) << output();
+}
+
+TEST_F(WaypointIntegrationTest, SmugglingAttemptsAreRefused) {
+  const std::vector<std::string> attacks = {
+      "POST /x HTTP/1.1\r\nhost: reviews\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+      "POST /x HTTP/1.1\r\nhost: reviews\r\ntransfer-encoding: xchunked\r\n\r\n0\r\n\r\n",
+      "POST /x HTTP/1.1\r\nhost: reviews\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+      "GET /x HTTP/1.1\nhost: reviews\n\n",
+      "GET /x HTTP/1.1\r\nhost : reviews\r\n\r\n",
+  };
+  for (const auto& a : attacks) {
+    auto fd = connectReviews();
+    auto r = httpRaw(fd.get(), a);
+    EXPECT_EQ(r.status, 400) << a << "\n" << output();
+  }
+  EXPECT_EQ(v1_->count("/x") + v2_->count("/x"), 0) << "no smuggled request reached a backend";
+}
+
+}  // namespace
+}  // namespace ambit::test

@@ -1,0 +1,58 @@
+// The waypoint's typed configuration (file + AMBIT_* environment + flags).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/app/service.h"
+#include "common/config/schema.h"
+#include "common/hbone/connection.h"
+#include "common/hbone/pool.h"
+#include "waypoint/http/h1_request.h"
+#include "waypoint/http/normalize.h"
+
+namespace ambit::waypoint {
+
+struct ProxyConfig {
+  std::string name;             // the Gateway this waypoint is ("waypoint")
+  std::string ns;               // its namespace
+  std::string service_account;  // its identity: spiffe://<trust_domain>/ns/<ns>/sa/<service_account>
+  std::string trust_domain = "cluster.local";
+  std::string network;                     // "" = default
+  std::string listen_address = "0.0.0.0";  // the HBONE listener (the waypoint pod's address)
+  uint16_t hbone_port = 15008;             // ours, and each endpoint's ztunnel's
+  std::string source_address;              // outgoing HBONE from this address ("" = the kernel's choice)
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds certificate_wait{std::chrono::seconds(5)};
+  std::chrono::milliseconds request_header_timeout{
+      std::chrono::seconds(30)};                                    // a request's head must arrive within
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};  // keep-alive connection without a request
+  std::chrono::milliseconds upstream_idle_timeout{
+      std::chrono::seconds(60)};       // pooled upstream HTTP/1.1 streams
+  std::size_t max_idle_upstream = 64;  // idle keep-alive upstream streams kept per endpoint (per worker)
+  http::H1Limits limits;
+  http::NormalizeOptions normalize;
+  hbone::H2Limits server_limits;
+  hbone::PoolOptions pool;
+  bool access_log = true;
+};
+
+struct WaypointConfig {
+  app::ServiceConfig service;
+  ProxyConfig proxy;
+  std::string xds_address = "127.0.0.1:15012";
+  bool xds_tls = true;
+  std::string xds_root_cert;
+  std::string xds_server_name = "ambitd.istio-system.svc";
+  std::string ca_address;     // "" = xds_address
+  std::string ca_token_file;  // the waypoint's bearer token for the CA
+  std::chrono::milliseconds certificate_ttl{std::chrono::hours(24)};
+  std::chrono::milliseconds xds_max_backoff{std::chrono::seconds(30)};
+  WaypointConfig();
+};
+
+config::Schema<WaypointConfig> waypointSchema();
+
+}  // namespace ambit::waypoint

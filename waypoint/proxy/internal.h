@@ -1,0 +1,81 @@
+// Waypoint internals shared by proxy.cc, session.cc and upstream.cc.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "waypoint/proxy/proxy.h"
+
+namespace ambit::waypoint {
+
+struct Waypoint::Downstream {
+  std::size_t worker = 0;
+  std::optional<tls::Identity> peer;  // the client's node proxy presents the client's identity
+  std::string source_ip;              // textual
+  ztunnel::WorkloadPtr source;        // the client workload, when known
+  std::shared_ptr<const ztunnel::ProxyState> state;
+  std::shared_ptr<const RouteTable> routes;
+  ztunnel::ServicePtr service;  // the service dialled
+  uint16_t port = 0;            // its port
+  std::string vip;              // "ip:port" dialled (the CONNECT :authority)
+  std::string connection_id;
+};
+
+// An upstream exchange whose response head arrived: the body is relayed from here.
+struct Waypoint::Upstream {
+  std::shared_ptr<hbone::Stream> stream;
+  std::unique_ptr<http::H1ResponseReader> reader;
+  std::string in;    // read from the stream, not yet parsed
+  std::string body;  // parsed body bytes not yet relayed
+  upstream::Endpoint endpoint;
+  bool done = false;  // the response is complete
+};
+
+// Resets an HBONE stream if a deadline passes first (scoped: destroy it when
+// the guarded operations are done). Its handler may already be queued when
+// the operation wins, so the handler checks the deadline is still armed.
+class StreamDeadline {
+ public:
+  StreamDeadline(const std::shared_ptr<hbone::Stream>& s, std::chrono::steady_clock::time_point at)
+      : state_(std::make_shared<State>()), timer_(s->connection().executor(), at) {
+    state_->stream = s;
+    timer_.async_wait([st = state_](boost::system::error_code ec) {
+      if (ec || !st->armed) return;
+      st->expired = true;
+      if (auto s = st->stream.lock()) s->reset();
+    });
+  }
+  ~StreamDeadline() {
+    state_->armed = false;
+    timer_.cancel();
+  }
+  StreamDeadline(const StreamDeadline&) = delete;
+  StreamDeadline& operator=(const StreamDeadline&) = delete;
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    std::weak_ptr<hbone::Stream> stream;
+    bool armed = true;
+    bool expired = false;
+  };
+  std::shared_ptr<State> state_;
+  boost::asio::steady_timer timer_;
+};
+
+// Reads from a stream into `out` (appends); 0 at END_STREAM or on a reset /
+// dead connection (then `error` says why).
+asio::awaitable<std::size_t> readSome(hbone::Stream& s, std::string& out, std::string& error);
+// The next piece of an upstream response body into up.body (kBody with a
+// non-empty body), its end (kDone, up.done set) or a failure (kError):
+// what is buffered is parsed first; the stream is read only when that makes
+// no progress.
+asio::awaitable<http::H1ResponseReader::State> pullBody(Waypoint::Upstream& up);
+// Writes all of `data`; false when the stream is gone.
+asio::awaitable<bool> writeAll(hbone::Stream& s, std::string_view data);
+
+}  // namespace ambit::waypoint

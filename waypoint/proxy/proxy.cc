@@ -1,0 +1,256 @@
+// The waypoint's listener and HBONE server side: mTLS with the waypoint's
+// certificate, then per CONNECT: is the target a service this waypoint
+// serves? Then HTTP (declared or sniffed) or TCP passthrough.
+#include "waypoint/proxy/proxy.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
+#include "common/hbone/authority.h"
+#include "common/hbone/tls_io.h"
+#include "common/log/log.h"
+#include "common/metrics/istio_labels.h"
+#include "common/tls/tls_context.h"
+#include "waypoint/proxy/internal.h"
+#include "ztunnel/proxy/proxy.h"
+
+namespace ambit::waypoint {
+
+namespace wl = istio::workload;
+using ztunnel::proxy::forwardedFor;
+using ztunnel::proxy::rawIp;
+
+const char* flagName(Flag f) {
+  switch (f) {
+    case Flag::kNone:
+      return "-";
+    case Flag::kNoRoute:
+      return "NR";
+    case Flag::kFaultAbort:
+      return "FI";
+    case Flag::kFaultDelay:
+      return "DI";
+    case Flag::kRbac:
+      return "RBAC";
+    case Flag::kUpstreamConnect:
+      return "UF";
+    case Flag::kUpstreamReset:
+      return "UR";
+    case Flag::kUpstreamTimeout:
+      return "UT";
+    case Flag::kNoHealthy:
+      return "UH";
+    case Flag::kOverflow:
+      return "UO";
+    case Flag::kBadRequest:
+      return "DPE";
+    case Flag::kDownstreamReset:
+      return "DR";
+  }
+  return "-";
+}
+
+RequestMetrics::RequestMetrics(metrics::Registry& r)
+    : requests(r.counter(metrics::istio::kRequestsTotal, "requests the waypoint handled",
+                         metrics::istio::requestLabels())),
+      duration(r.histogram(metrics::istio::kRequestDuration, "request duration in milliseconds",
+                           metrics::istio::requestLabels(), metrics::istio::durationBucketsMs())),
+      request_bytes(r.histogram(metrics::istio::kRequestBytes, "request sizes in bytes (head and body)",
+                                metrics::istio::requestLabels(), metrics::istio::sizeBuckets())),
+      response_bytes(r.histogram(metrics::istio::kResponseBytes, "response sizes in bytes (head and body)",
+                                 metrics::istio::requestLabels(), metrics::istio::sizeBuckets())) {}
+
+Waypoint::Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStore& state, RouteStore& routes,
+                   ztunnel::identity::Manager& identities)
+    : config_(std::move(config)),
+      service_(service),
+      state_(state),
+      routes_(routes),
+      identities_(identities),
+      identity_{config_.trust_domain, config_.ns, config_.service_account},
+      metrics_(service.metrics()) {}
+
+Waypoint::~Waypoint() = default;
+
+Status Waypoint::start() {
+  identities_.setWanted({identity_.toString()});
+  auto store = identities_.store(identity_);
+  auto server = tls::makeServerContext(store, tls::TlsOptions{}, config_.trust_domain);
+  if (!server) return server.error();
+  server_ctx_ = std::make_shared<asio::ssl::context>(tls::adoptContext(std::move(*server)));
+  auto client = tls::makeClientContext(store, tls::TlsOptions{}, config_.trust_domain);
+  if (!client) return client.error();
+  client_ctx_ = std::make_shared<asio::ssl::context>(tls::adoptContext(std::move(*client)));
+  for (std::size_t i = 0; i < service_.workers().size(); ++i) {
+    auto w = std::make_unique<Worker>();
+    w->pool = std::make_unique<hbone::ClientPool>(service_.workers().context(i).get_executor(), config_.pool);
+    workers_.push_back(std::move(w));
+  }
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(config_.listen_address, ec);
+  if (ec)
+    return makeError(ErrorCode::kInvalidArgument, "listen.address '{}' is not an IP address",
+                     config_.listen_address);
+  auto l = runtime::Listener::start(
+      service_.workers(), service_.drain(), tcp::endpoint(ip, config_.hbone_port),
+      [this](tcp::socket& s, runtime::ConnectionContext& ctx) { return serveHbone(s, ctx); },
+      runtime::ListenerOptions{.name = "waypoint hbone"});
+  if (!l) return l.error().wrap("HBONE listener");
+  listener_ = std::move(*l);
+  service_.drain().onStart([this] { drainPools(); });
+  return {};
+}
+
+tcp::endpoint Waypoint::endpoint() const {
+  return listener_ ? listener_->localEndpoint() : tcp::endpoint();
+}
+
+void Waypoint::drainPools() {
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    asio::post(service_.workers().context(i), [w = workers_[i].get()] {
+      w->idle.clear();
+      w->pool->goAwayAll();
+    });
+  }
+}
+
+void Waypoint::stop() {
+  if (listener_) listener_->stopAccepting();
+  for (auto& w : workers_) {
+    w->idle.clear();
+    w->pool->closeAll("shutdown");
+  }
+}
+
+nlohmann::json Waypoint::dump() const {
+  auto routes = routes_.current();
+  nlohmann::json out = {{"gateway", config_.ns + "/" + config_.name},
+                        {"identity", identity_.toString()},
+                        {"listen", hbone::formatAuthority(endpoint().address(), endpoint().port())},
+                        {"requests", requests_.load()},
+                        {"tunnels", downstream_streams_.load()},
+                        {"routes", routes->dump()},
+                        {"outliers", outliers_.dump(std::chrono::steady_clock::now())}};
+  return out;
+}
+
+asio::awaitable<void> Waypoint::serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx) {
+  static auto logger = log::scope("waypoint.inbound");
+  if (!co_await identities_.ready(identity_, config_.certificate_wait)) {
+    log::warn(*logger, "hbone_no_certificate", "identity", identity_.toString());
+    co_return;
+  }
+  boost::system::error_code ec;
+  auto peer_ep = socket.remote_endpoint(ec);
+  hbone::TlsStream tls(std::move(socket), *server_ctx_);
+  auto st = co_await hbone::acceptTls(tls, config_.handshake_timeout);
+  if (!st) {
+    log::info(*logger, "hbone_handshake_refused", "src", peer_ep.address().to_string(), "error",
+              st.error().message);
+    co_return;
+  }
+  auto peer = tls::peerIdentity(tls.native_handle());
+  std::size_t worker = ctx.worker;
+  auto conn =
+      hbone::Connection::create(std::move(tls), hbone::Connection::Role::kServer, config_.server_limits,
+                                [this, worker, peer, peer_ep](std::shared_ptr<hbone::Stream> s) {
+                                  return handleConnect(std::move(s), worker, peer, peer_ep);
+                                });
+  std::weak_ptr<hbone::Connection> weak = conn;
+  auto handle = service_.drain().track(conn->executor(), [weak] {
+    if (auto c = weak.lock()) c->close("drain deadline");
+  });
+  handle.onDrain([weak] {
+    if (auto c = weak.lock()) c->goAway();
+  });
+  co_await conn->run();
+}
+
+namespace {
+
+// Does this service's waypoint name us (the Gateway's Service hostname)?
+bool servedBy(const wl::Service& svc, const ProxyConfig& c) {
+  if (!svc.has_waypoint() || !svc.waypoint().has_hostname()) return false;
+  const auto& h = svc.waypoint().hostname();
+  std::string prefix = c.name + "." + c.ns + ".svc.";
+  return h.namespace_() == c.ns && h.hostname().compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> stream, std::size_t worker,
+                                              std::optional<tls::Identity> peer, tcp::endpoint peer_ep) {
+  static auto logger = log::scope("waypoint.inbound");
+  downstream_streams_.fetch_add(1, std::memory_order_relaxed);
+  Downstream d;
+  d.worker = worker;
+  d.peer = peer;
+  d.state = state_.current();
+  d.vip = stream->authority();
+  auto target = hbone::parseAuthority(stream->authority());
+  // The client's address: its node proxy's forwarded header, believed only
+  // when it names a workload with the peer's own identity.
+  auto src_ip = peer_ep.address();
+  if (auto fwd = forwardedFor(stream->header("forwarded"))) {
+    auto claimed = d.state->workloadByAddress(config_.network, rawIp(*fwd));
+    if (claimed && peer && ztunnel::identityOf(*claimed) == *peer) src_ip = *fwd;
+  }
+  d.source_ip = src_ip.to_string();
+  d.source = d.state->workloadByAddress(config_.network, rawIp(src_ip));
+  if (target) d.service = d.state->serviceByAddress(config_.network, rawIp(target->ip));
+  if (!target || !d.service || !servedBy(*d.service, config_)) {
+    // hardening.md 3: a waypoint is not a relay; only services bound to it are targets.
+    stream->respond(400);
+    log::info(*logger, "connect_refused", "src", d.source_ip, "authority", stream->authority(), "reason",
+              !d.service ? "not a service address" : "service does not use this waypoint");
+    co_return;
+  }
+  d.port = target->port;
+  bool declared = false;
+  for (const auto& p : d.service->ports()) {
+    if (p.service_port() == d.port) declared = true;
+  }
+  if (!declared) {
+    stream->respond(400);
+    log::info(*logger, "connect_refused", "src", d.source_ip, "authority", stream->authority(), "reason",
+              "port not declared by the service");
+    co_return;
+  }
+  stream->respond(200);
+  co_await serveHttp1(stream, d);
+}
+
+void Waypoint::countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
+                            std::chrono::steady_clock::time_point started, uint64_t request_bytes,
+                            uint64_t response_bytes) {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  ztunnel::telemetry::ConnectionFacts f;
+  f.source = d.source.get();
+  f.source_principal = d.peer;
+  f.destination = ep ? ep->workload.get() : nullptr;
+  if (ep) f.destination_principal = ztunnel::identityOf(*ep->workload);
+  f.service = d.service.get();
+  f.mutual_tls = true;
+  auto labels = ztunnel::telemetry::tcpLabelValues(f);
+  labels[0] = "waypoint";
+  labels[20] = "http";
+  labels[21] = flagName(flag);
+  labels.push_back(std::to_string(status));
+  labels.push_back("");
+  std::string key;
+  for (const auto& l : labels) key.append(l).push_back('\x1f');
+  auto it = w.request_series.find(key);
+  if (it == w.request_series.end()) {
+    if (w.request_series.size() > 4096) w.request_series.clear();  // bounded: a cache, not the truth
+    Worker::Series series{metrics_.requests.get(labels), metrics_.duration.get(labels),
+                          metrics_.request_bytes.get(labels), metrics_.response_bytes.get(labels)};
+    it = w.request_series.emplace(key, std::move(series)).first;
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  it->second.requests->inc();
+  it->second.duration->observe(ms);
+  it->second.request_bytes->observe(static_cast<double>(request_bytes));
+  it->second.response_bytes->observe(static_cast<double>(response_bytes));
+}
+
+}  // namespace ambit::waypoint

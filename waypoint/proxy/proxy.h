@@ -1,0 +1,149 @@
+// The waypoint's data plane. It listens for HBONE on its pod address:15008
+// with its own SPIFFE identity; each CONNECT names the service VIP:port the
+// client dialled (ztunnel sent it here because the service uses this
+// waypoint). The tunnel carries HTTP/1.1: each request is normalized,
+// authorized (L7 AuthorizationPolicy), routed (HostConfig from ambitd:
+// VirtualService / HTTPRoute / DestinationRule), then sent over HBONE to the
+// chosen endpoint's node proxy with the waypoint's identity, with retries,
+// timeouts, faults and mirrors as the route says; the response streams back.
+//
+// Threads: a downstream HBONE connection, its requests and their upstream
+// attempts all run on the worker that accepted it; per-worker HBONE pools and
+// idle keep-alive streams need no locks. Outlier detection and the request
+// counters per host are shared (a mutex, a few atomics).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/app/service.h"
+#include "common/hbone/connection.h"
+#include "common/hbone/pool.h"
+#include "common/runtime/listener.h"
+#include "common/tls/spiffe_id.h"
+#include "waypoint/config.h"
+#include "waypoint/http/h1_request.h"
+#include "waypoint/http/h1_response.h"
+#include "waypoint/route/decide.h"
+#include "waypoint/state/route_store.h"
+#include "waypoint/upstream/endpoints.h"
+#include "waypoint/upstream/outlier.h"
+#include "ztunnel/identity/manager.h"
+#include "ztunnel/xds/state_store.h"
+
+namespace ambit::waypoint {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// Envoy's response flags, as Istio's metrics and access logs show them.
+enum class Flag {
+  kNone,
+  kNoRoute,
+  kFaultAbort,
+  kFaultDelay,
+  kRbac,
+  kUpstreamConnect,
+  kUpstreamReset,
+  kUpstreamTimeout,
+  kNoHealthy,
+  kOverflow,
+  kBadRequest,
+  kDownstreamReset
+};
+const char* flagName(Flag f);
+
+struct RequestMetrics {
+  explicit RequestMetrics(metrics::Registry& r);
+  metrics::CounterFamily& requests;
+  metrics::HistogramFamily& duration;
+  metrics::HistogramFamily& request_bytes;
+  metrics::HistogramFamily& response_bytes;
+};
+
+class Waypoint {
+ public:
+  Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStore& state, RouteStore& routes,
+           ztunnel::identity::Manager& identities);
+  ~Waypoint();
+
+  const tls::Identity& identity() const { return identity_; }
+  // TLS contexts, per-worker pools, the HBONE listener.
+  Status start();
+  void drainPools();
+  // After the workers stopped (see ztunnel's Proxy::stop()).
+  void stop();
+  tcp::endpoint endpoint() const;
+  nlohmann::json dump() const;
+
+  // One downstream request's facts, shared by its handling steps.
+  struct Downstream;
+  struct Upstream;
+
+ private:
+  struct IdleStream {
+    std::shared_ptr<hbone::Stream> stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  struct Worker {
+    std::unique_ptr<hbone::ClientPool> pool;
+    std::map<std::string, std::vector<IdleStream>> idle;  // by "endpoint ip:port"
+    uint64_t round_robin = 0;
+    std::unordered_map<std::string, uint32_t> active;  // requests in flight per endpoint uid (least request)
+    struct Series {
+      std::shared_ptr<metrics::Counter> requests;
+      std::shared_ptr<metrics::Histogram> duration, request_bytes, response_bytes;
+    };
+    std::unordered_map<std::string, Series> request_series;  // by joined label values
+  };
+
+  asio::awaitable<void> serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx);
+  asio::awaitable<void> handleConnect(std::shared_ptr<hbone::Stream> stream, std::size_t worker,
+                                      std::optional<tls::Identity> peer, tcp::endpoint peer_ep);
+  // session.cc: the HTTP/1.1 request loop of one tunnel, and one request.
+  asio::awaitable<void> serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d);
+  asio::awaitable<bool> handleRequest(hbone::Stream& stream, Downstream& d, http::Request req);
+  // upstream.cc: one attempt at an endpoint, and the relay of its response.
+  asio::awaitable<std::unique_ptr<Upstream>> attempt(Downstream& d, const upstream::Endpoint& ep,
+                                                     const std::string& request_bytes, bool head_request,
+                                                     std::chrono::steady_clock::time_point deadline,
+                                                     route::AttemptOutcome& outcome, std::string& detail);
+  asio::awaitable<std::shared_ptr<hbone::Stream>> openStream(Worker& w, const upstream::Endpoint& ep,
+                                                             std::chrono::milliseconds timeout,
+                                                             std::string& error, bool& reused);
+  void releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream);
+  void mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
+              std::string target, std::vector<route::Header> headers, std::string body);
+  void countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
+                    std::chrono::steady_clock::time_point started, uint64_t request_bytes,
+                    uint64_t response_bytes);
+
+  ProxyConfig config_;
+  app::Service& service_;
+  ztunnel::StateStore& state_;
+  RouteStore& routes_;
+  ztunnel::identity::Manager& identities_;
+  tls::Identity identity_;
+  RequestMetrics metrics_;
+  std::shared_ptr<asio::ssl::context> server_ctx_;
+  std::shared_ptr<asio::ssl::context> client_ctx_;
+  std::unique_ptr<runtime::Listener> listener_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // one per worker thread, used there only
+  upstream::OutlierTracker outliers_;
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> downstream_streams_{0};
+};
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,556 @@
+// One HBONE tunnel's HTTP/1.1 requests: read (smuggling rules, limits),
+// normalize, authorize, route, fault, retry with timeouts, relay the response.
+#include <random>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "common/base/ascii.h"
+#include "common/log/log.h"
+#include "waypoint/authz/http_authz.h"
+#include "waypoint/http/normalize.h"
+#include "waypoint/proxy/internal.h"
+
+namespace ambit::waypoint {
+
+namespace rv1 = ambit::route::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double draw() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+std::string requestId() {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  uint64_t a = rng(), b = rng();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffull);
+}
+
+asio::awaitable<void> sleepFor(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// Fields named in Connection are hop-by-hop too.
+bool listedInConnection(const std::vector<route::Header>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name != "connection") continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      auto comma = v.find(',');
+      auto token = v.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      if (equalsIgnoreCase(token, name)) return true;
+      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
+    }
+  }
+  return false;
+}
+
+void setHeader(std::vector<route::Header>& headers, const std::string& name, std::string value) {
+  for (auto& h : headers) {
+    if (h.name == name) {
+      h.value = std::move(value);
+      return;
+    }
+  }
+  headers.push_back({name, std::move(value)});
+}
+
+bool hasHeader(const std::vector<route::Header>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name == name) return true;
+  }
+  return false;
+}
+
+const rv1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
+                                    const std::string& subset) {
+  const auto* h = routes.host(host);
+  if (h == nullptr) return nullptr;
+  for (const auto& s : h->config().subsets()) {
+    if (s.name() == subset && s.has_policy()) return &s.policy();
+  }
+  return &h->config().policy();
+}
+
+std::optional<uint64_t> hashOf(const rv1::TrafficPolicy& p, const http::Request& req,
+                               const std::string& source_ip, std::string_view query) {
+  if (p.load_balancer() != rv1::TrafficPolicy::CONSISTENT_HASH || !p.has_consistent_hash())
+    return std::nullopt;
+  const auto& ch = p.consistent_hash();
+  switch (ch.key_case()) {
+    case rv1::ConsistentHash::kHeader: {
+      auto v = req.header(asciiLowered(ch.header()));
+      if (v.empty()) return std::nullopt;
+      return upstream::hashKey(v);
+    }
+    case rv1::ConsistentHash::kCookie: {
+      auto cookies = req.header("cookie");
+      std::string_view c = cookies;
+      while (!c.empty()) {
+        auto semi = c.find(';');
+        auto pair = c.substr(0, semi);
+        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+        auto eq = pair.find('=');
+        if (eq != std::string_view::npos && pair.substr(0, eq) == ch.cookie())
+          return upstream::hashKey(pair.substr(eq + 1));
+        c = semi == std::string_view::npos ? std::string_view() : c.substr(semi + 1);
+      }
+      return std::nullopt;
+    }
+    case rv1::ConsistentHash::kSourceIp:
+      return upstream::hashKey(source_ip);
+    case rv1::ConsistentHash::kQueryParam: {
+      auto v = route::queryParam(query, ch.query_param());
+      if (!v) return std::nullopt;
+      return upstream::hashKey(*v);
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+// Envoy's local reply bodies, so clients and dashboards see familiar text.
+std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::string& detail) {
+  using F = route::AttemptOutcome::Failure;
+  if (f == F::kPerTryTimeout) return "upstream request timeout";
+  return "upstream connect error or disconnect/reset before headers. reset reason: " +
+         std::string(f == F::kConnectFailure ? "connection failure" : "connection termination") +
+         (detail.empty() ? "" : ", transport failure reason: " + detail);
+}
+
+// Ends a tunnel whose client may still be sending: half-close, then read and
+// drop what comes until the client closes too (bounded in time and bytes).
+// Returning with the client's side open would reset the stream, and a reset
+// can overtake the response still queued (the client would never see its 400).
+asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream) {
+  stream->closeWrite();
+  StreamDeadline deadline(stream, Clock::now() + std::chrono::seconds(2));
+  std::string sink;
+  for (int i = 0; i < 64; ++i) {  // at most 64 reads (1 MiB)
+    sink.clear();
+    std::string err;
+    if (co_await readSome(*stream, sink, err) == 0) co_return;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d) {
+  static auto logger = log::scope("waypoint.http");
+  std::string in;
+  for (uint64_t n = 0;; ++n) {  // one request per round; ends with the peer, an error, or a timeout
+    http::H1RequestReader reader(config_.limits);
+    auto state = http::H1RequestReader::State::kNeedMore;
+    bool sent_continue = false;
+    bool timed_out = false;
+    {
+      // Idle until the first byte of a request, then the request must be in
+      // within the header timeout.
+      auto deadline = std::make_unique<StreamDeadline>(
+          stream, Clock::now() + (in.empty() ? config_.idle_timeout : config_.request_header_timeout));
+      bool started = !in.empty();
+      for (;;) {
+        state = reader.feed(in);
+        if (state != http::H1RequestReader::State::kNeedMore) break;
+        if (!sent_continue && reader.headComplete() &&
+            equalsIgnoreCase(reader.request().header("expect"), "100-continue")) {
+          sent_continue = true;
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          if (!co_await writeAll(*stream, kContinue)) co_return;
+        }
+        std::string err;
+        std::size_t got = co_await readSome(*stream, in, err);
+        if (got == 0) {
+          if (deadline->expired()) timed_out = true;
+          if (!started || timed_out) {
+            if (!timed_out) stream->closeWrite();
+            co_return;  // the client is done (or idle too long): the tunnel ends
+          }
+          state = reader.finish();
+          break;
+        }
+        if (!started) {
+          started = true;
+          deadline = std::make_unique<StreamDeadline>(stream, Clock::now() + config_.request_header_timeout);
+        }
+      }
+    }
+    if (state == http::H1RequestReader::State::kError) {
+      auto started = Clock::now();
+      auto body = std::string(http::reasonPhrase(reader.errorStatus()));
+      auto reply = http::localResponse(reader.errorStatus(), body, {}, false);
+      co_await writeAll(*stream, reply);
+      countRequest(*workers_[d.worker], d, nullptr, reader.errorStatus(), Flag::kBadRequest, started, 0,
+                   reply.size());
+      if (config_.access_log) {
+        log::info(*logger, "access", "src", d.source_ip, "authority", d.vip, "status", reader.errorStatus(),
+                  "flags", flagName(Flag::kBadRequest), "detail", reader.errorReason());
+      }
+      co_await lingerClose(stream);
+      co_return;
+    }
+    http::Request req = reader.takeRequest();
+    bool keep = co_await handleRequest(*stream, d, std::move(req));
+    if (!keep) {
+      co_await lingerClose(stream);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream& d, http::Request req) {
+  static auto logger = log::scope("waypoint.http");
+  auto started = Clock::now();
+  Worker& w = *workers_[d.worker];
+  d.state = state_.current();
+  d.routes = routes_.current();
+  bool keep = req.keep_alive;
+  uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
+  for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
+  std::string authority = req.header("host");
+
+  const upstream::Endpoint* served_by = nullptr;
+  auto finish = [&](int status, Flag flag, uint64_t response_bytes, const std::string& route_name,
+                    const std::string& detail) {
+    countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes);
+    if (!config_.access_log) return;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    log::info(*logger, "access", "src", d.source_ip, "principal", d.peer ? d.peer->toString() : "-", "method",
+              req.method, "authority", authority, "path", req.target, "status", status, "flags",
+              flagName(flag), "route", route_name.empty() ? "-" : route_name, "upstream",
+              served_by ? served_by->workload->namespace_() + "/" + served_by->workload->name() : "-",
+              "duration_ms", ms, "request_id", req.header("x-request-id"), "detail",
+              detail.empty() ? "-" : detail);
+  };
+  // A response the waypoint makes itself: set() says what, send() writes it
+  // (two steps, so no temporaries live in a co_await: GCC 12).
+  struct Local {
+    int status = 0;
+    std::string body;
+    Flag flag = Flag::kNone;
+    std::vector<route::Header> extra;
+    std::string route_name, detail;
+  } pending;
+  auto set = [&pending](int status, std::string body, Flag flag, std::vector<route::Header> extra,
+                        std::string route_name, std::string detail) {
+    pending =
+        Local{status, std::move(body), flag, std::move(extra), std::move(route_name), std::move(detail)};
+  };
+  auto send = [&]() -> asio::awaitable<bool> {
+    auto bytes = http::localResponse(pending.status, pending.body, pending.extra, keep);
+    bool ok = co_await writeAll(stream, bytes);
+    finish(pending.status, pending.flag, bytes.size(), pending.route_name, pending.detail);
+    co_return ok&& keep;
+  };
+
+  // 1. The path routes and policy see is the path the backend gets.
+  auto target = http::normalizeTarget(req.target, config_.normalize);
+  if (!target) {
+    keep = false;
+    {
+      set(400, "Bad Request", Flag::kBadRequest, {}, "", target.error().message);
+      co_return co_await send();
+    }
+  }
+
+  // 2. L7 authorization.
+  auto policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
+  if (!policies.empty()) {
+    authz::RequestAttributes a;
+    if (d.peer) {
+      a.principal = d.peer->trust_domain + "/ns/" + d.peer->ns + "/sa/" + d.peer->service_account;
+      a.source_namespace = d.peer->ns;
+    }
+    a.source_ip = d.source_ip;
+    a.remote_ip = d.source_ip;
+    a.destination_ip = d.vip.substr(0, d.vip.rfind(':'));
+    if (!a.destination_ip.empty() && a.destination_ip.front() == '[') {
+      a.destination_ip = a.destination_ip.substr(1, a.destination_ip.size() - 2);
+    }
+    a.port = d.port;
+    a.host = http::hostWithoutPort(authority);
+    a.authority = http::normalizeHost(authority);
+    a.method = req.method;
+    a.path = target->path;
+    a.headers = &req.headers;
+    auto decision = authz::decide(policies, a);
+    for (const auto& dr : decision.dry_run)
+      log::info(*logger, "authz_dry_run", "src", d.source_ip, "detail", dr);
+    if (!decision.allowed) {
+      {
+        set(403, "RBAC: access denied", Flag::kRbac, {}, "", decision.reason);
+        co_return co_await send();
+      }
+    }
+  }
+
+  // 3. Routing.
+  const std::string& svc_host = d.service->hostname();
+  const route::CompiledHost* host = d.routes->host(svc_host);
+  const rv1::HttpRoute* r = nullptr;
+  const rv1::RouteMatch* matched = nullptr;
+  const route::CompiledRoute* cr = nullptr;
+  if (host != nullptr && host->hasRoutes()) {
+    route::RequestView view{req.method, target->path, target->query, authority, &req.headers, d.port};
+    cr = host->select(view, &matched);
+    if (cr == nullptr) {
+      set(404, "", Flag::kNoRoute, {}, "", "no route matched");
+      co_return co_await send();
+    }
+    r = cr->route;
+  }
+  std::string route_name = r ? r->name() : "";
+
+  rv1::Destination fallback;
+  const rv1::Destination* dest = &fallback;
+  if (r != nullptr) {
+    if (r->has_fault()) {
+      auto f = route::decideFault(r->fault(), draw(), draw());
+      if (f.delay.count() > 0) co_await sleepFor(f.delay);
+      if (f.abort_status != 0) {
+        {
+          set(f.abort_status, "fault filter abort", Flag::kFaultAbort, {}, route_name, "");
+          co_return co_await send();
+        }
+      }
+    }
+    if (r->has_redirect()) {
+      auto loc = route::redirectLocation(r->redirect(), matched, "http", authority, target->path,
+                                         target->has_query ? target->query : "");
+      int status = r->redirect().status() != 0 ? static_cast<int>(r->redirect().status()) : 301;
+      {
+        set(status, "", Flag::kNone, {{"location", loc}}, route_name, "");
+        co_return co_await send();
+      }
+    }
+    if (r->direct_status() != 0) {
+      {
+        set(static_cast<int>(r->direct_status()), "", Flag::kNone, {}, route_name, "");
+        co_return co_await send();
+      }
+    }
+    auto idx = route::pickWeighted(cr->weights, draw());
+    if (!idx) {
+      set(500, "", Flag::kNoRoute, {}, route_name, "route has no destination");
+      co_return co_await send();
+    }
+    dest = &r->destinations(static_cast<int>(*idx));
+    if (!dest->unresolved().empty()) {
+      {
+        set(500, "", Flag::kNoRoute, {}, route_name, dest->unresolved());
+        co_return co_await send();
+      }
+    }
+  } else {
+    fallback.set_host(svc_host);
+  }
+
+  // 4. Where it goes.
+  const std::string ns_hint = host != nullptr ? host->config().namespace_() : d.service->namespace_();
+  auto svc = upstream::serviceForHost(*d.state, dest->host(), ns_hint);
+  if (!svc) {
+    set(503, "no healthy upstream", Flag::kNoHealthy, {}, route_name, "unknown host " + dest->host());
+    co_return co_await send();
+  }
+  uint16_t port = dest->port() != 0 ? static_cast<uint16_t>(dest->port()) : d.port;
+  std::map<std::string, std::string> subset(dest->subset_labels().begin(), dest->subset_labels().end());
+  auto endpoints = upstream::endpointsFor(*d.state, *svc, port, subset);
+  endpoints.erase(std::remove_if(endpoints.begin(), endpoints.end(), [](const auto& e) { return !e.hbone; }),
+                  endpoints.end());
+  if (endpoints.empty()) {
+    set(503, "no healthy upstream", Flag::kNoHealthy, {}, route_name, "");
+    co_return co_await send();
+  }
+  rv1::TrafficPolicy no_policy;
+  const rv1::TrafficPolicy* tp = policyFor(*d.routes, dest->host(), dest->subset());
+  if (tp == nullptr) tp = &no_policy;
+  auto outlier = upstream::outlierPolicy(*tp);
+
+  // 5. The request sent upstream.
+  std::vector<route::Header> headers;
+  headers.reserve(req.headers.size() + 4);
+  for (auto& h : req.headers) {
+    if (http::hopByHop(h.name) || h.name == "expect" || listedInConnection(req.headers, h.name)) continue;
+    headers.push_back(std::move(h));
+  }
+  std::string path = target->path;
+  if (r != nullptr) {
+    route::applyHeaderOps(r->request_headers(), headers);
+    route::applyHeaderOps(dest->request_headers(), headers);
+    if (r->has_rewrite()) {
+      path = route::rewritePath(r->rewrite(), matched, path);
+      if (!r->rewrite().authority().empty()) setHeader(headers, "host", r->rewrite().authority());
+    }
+  }
+  if (!hasHeader(headers, "host")) headers.push_back({"host", authority.empty() ? d.vip : authority});
+  if (!hasHeader(headers, "x-forwarded-proto")) headers.push_back({"x-forwarded-proto", "http"});
+  if (!hasHeader(headers, "x-request-id")) headers.push_back({"x-request-id", requestId()});
+  std::string upstream_target = target->has_query ? path + "?" + target->query : path;
+  bool head_request = req.method == "HEAD";
+  auto request_bytes_out = http::serializeRequest(req.method, upstream_target, headers, req.body);
+  if (r != nullptr) {
+    for (const auto& m : r->mirrors()) {
+      if (draw() * 100.0 < m.percent())
+        mirror(d, m.destination(), req.method, upstream_target, headers, req.body);
+    }
+  }
+
+  // 6. Attempts, with retries and timeouts.
+  rv1::Retry retry = r != nullptr ? r->retry() : rv1::Retry();
+  auto route_deadline = r != nullptr && r->timeout_ms() > 0
+                            ? started + std::chrono::milliseconds(r->timeout_ms())
+                            : Clock::time_point::max();
+  std::vector<std::string> tried;
+  std::unique_ptr<Upstream> up;
+  route::AttemptOutcome outcome;
+  std::string detail;
+  Flag flag = Flag::kNone;
+  const upstream::Endpoint* last_ep = nullptr;
+  for (unsigned attempt_no = 1;; ++attempt_no) {
+    upstream::PickInput pick;
+    pick.policy = tp->load_balancer();
+    pick.round_robin = w.round_robin++;
+    pick.unit = draw();
+    pick.unit2 = draw();
+    pick.hash = hashOf(*tp, req, d.source_ip, target->query);
+    pick.active = [&w](const upstream::Endpoint& e) {
+      auto it = w.active.find(e.key());
+      return it == w.active.end() ? 0u : it->second;
+    };
+    auto now = Clock::now();
+    pick.avoid = [&](const upstream::Endpoint& e) {
+      return (outlier.enabled() && outliers_.ejected(e.key(), now)) ||
+             std::find(tried.begin(), tried.end(), e.key()) != tried.end();
+    };
+    auto idx = upstream::pickEndpoint(endpoints, pick);
+    const upstream::Endpoint& ep = endpoints[*idx];
+    last_ep = &ep;
+    tried.push_back(ep.key());
+    auto deadline = route_deadline;
+    if (retry.per_try_timeout_ms() > 0) {
+      deadline = std::min(deadline, now + std::chrono::milliseconds(retry.per_try_timeout_ms()));
+    }
+    ++w.active[ep.key()];
+    up = co_await attempt(d, ep, request_bytes_out, head_request, deadline, outcome, detail);
+    if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
+    outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(),
+                     Clock::now());
+    if (Clock::now() >= route_deadline) {
+      if (up) up->stream->reset();
+      up.reset();
+      outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;
+      flag = Flag::kUpstreamTimeout;
+      detail = "route timeout";
+      break;
+    }
+    if (attempt_no > retry.attempts() || !route::retriable(retry, outcome)) break;
+    if (up) up->stream->reset();
+    up.reset();
+    auto backoff = route::retryBackoff(retry, attempt_no, draw());
+    if (Clock::now() + backoff >= route_deadline) {
+      outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;
+      flag = Flag::kUpstreamTimeout;
+      detail = "route timeout";
+      break;
+    }
+    co_await sleepFor(backoff);
+  }
+  served_by = last_ep;
+  if (!up) {
+    using F = route::AttemptOutcome::Failure;
+    if (flag == Flag::kNone) {
+      flag = outcome.failure == F::kPerTryTimeout    ? Flag::kUpstreamTimeout
+             : outcome.failure == F::kConnectFailure ? Flag::kUpstreamConnect
+                                                     : Flag::kUpstreamReset;
+    }
+    int status = outcome.failure == F::kPerTryTimeout ? 504 : 503;
+    {
+      set(status, upstreamFailureBody(outcome.failure, detail), flag, {}, route_name, detail);
+      co_return co_await send();
+    }
+  }
+
+  // 7. The response, streamed back.
+  const auto& head = up->reader->head();
+  std::vector<route::Header> out;
+  out.reserve(head.headers.size() + 2);
+  for (const auto& h : head.headers) {
+    if (http::hopByHop(h.name) || listedInConnection(head.headers, h.name)) continue;
+    out.push_back(h);
+  }
+  if (r != nullptr) {
+    route::applyHeaderOps(dest->response_headers(), out);
+    route::applyHeaderOps(r->response_headers(), out);
+  }
+  bool no_body = head_request || head.status == 204 || head.status == 304;
+  enum class Framing { kNone, kLength, kChunked, kClose } framing = Framing::kNone;
+  if (no_body) {
+    if (auto cl = head.header("content-length"); !cl.empty()) out.push_back({"content-length", cl});
+  } else if (head.content_length) {
+    framing = Framing::kLength;
+    out.push_back({"content-length", std::to_string(*head.content_length)});
+  } else if (req.version >= 11) {
+    framing = Framing::kChunked;
+    out.push_back({"transfer-encoding", "chunked"});
+  } else {
+    framing = Framing::kClose;
+    keep = false;
+  }
+  if (!keep) out.push_back({"connection", "close"});
+  auto head_bytes = http::serializeResponseHead(head.status, head.reason, out);
+  uint64_t response_bytes = head_bytes.size();
+  bool down_ok = co_await writeAll(stream, head_bytes);
+  // The body: within the route timeout, if any.
+  std::optional<StreamDeadline> body_deadline;
+  if (route_deadline != Clock::time_point::max()) body_deadline.emplace(up->stream, route_deadline);
+  bool up_ok = true;
+  for (uint64_t rounds = 0; down_ok; ++rounds) {  // bounded by the upstream's body and the deadline
+    if (!up->body.empty()) {
+      response_bytes += up->body.size();
+      if (framing == Framing::kChunked) {
+        std::string chunk = fmt::format("{:x}\r\n", up->body.size());
+        chunk += up->body;
+        chunk += "\r\n";
+        down_ok = co_await writeAll(stream, chunk);
+      } else if (framing != Framing::kNone) {
+        down_ok = co_await writeAll(stream, up->body);
+      }
+      up->body.clear();
+      continue;
+    }
+    if (up->done) break;
+    if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) {
+      up_ok = false;
+      detail = body_deadline && body_deadline->expired() ? "route timeout during the response body"
+                                                         : up->reader->error();
+      break;
+    }
+  }
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+  if (down_ok && up_ok && framing == Framing::kChunked) down_ok = co_await writeAll(stream, kLastChunk);
+  bool clean = up->done && up_ok && !(body_deadline && body_deadline->expired());
+  body_deadline.reset();
+  if (clean && head.keep_alive) {
+    releaseStream(w, up->endpoint, up->stream);
+  } else {
+    up->stream->reset();
+  }
+  if (!up_ok) {
+    // The head is out: the client can only learn of the failure by the reset.
+    stream.reset();
+    finish(head.status, Flag::kUpstreamReset, response_bytes, route_name, detail);
+    co_return false;
+  }
+  finish(head.status, down_ok ? Flag::kNone : Flag::kDownstreamReset, response_bytes, route_name, "");
+  co_return down_ok&& keep&& framing != Framing::kClose;
+}
+
+}  // namespace ambit::waypoint

@@ -1,0 +1,242 @@
+// Upstream: one attempt at an endpoint over HBONE (a pooled connection to its
+// node proxy with the waypoint's identity; an idle keep-alive stream to the
+// same endpoint is reused first), up to the response head; and mirrors.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "common/hbone/authority.h"
+#include "common/hbone/tls_io.h"
+#include "common/log/log.h"
+#include "waypoint/proxy/internal.h"
+#include "ztunnel/outbound/decide.h"
+#include "ztunnel/proxy/proxy.h"
+
+namespace ambit::waypoint {
+
+using Clock = std::chrono::steady_clock;
+
+asio::awaitable<std::size_t> readSome(hbone::Stream& s, std::string& out, std::string& error) {
+  char buf[16 * 1024];
+  std::size_t n = 0;
+  try {
+    n = co_await s.read(asio::buffer(buf));
+  } catch (const boost::system::system_error& e) {
+    error = s.closeReason().empty() ? e.code().message() : s.closeReason();
+    co_return 0;
+  }
+  out.append(buf, n);
+  co_return n;
+}
+
+asio::awaitable<bool> writeAll(hbone::Stream& s, std::string_view data) {
+  try {
+    co_await s.write(asio::const_buffer(data.data(), data.size()));
+  } catch (const boost::system::system_error&) {
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<http::H1ResponseReader::State> pullBody(Waypoint::Upstream& up) {
+  using State = http::H1ResponseReader::State;
+  for (int i = 0; i < 2; ++i) {  // parse what is buffered; else read once and parse that
+    auto st = up.reader->feed(up.in, up.body);
+    if (st != State::kBody || !up.body.empty()) {
+      if (st == State::kDone) up.done = true;
+      co_return st;
+    }
+    std::string err;
+    if (co_await readSome(*up.stream, up.in, err) == 0) {
+      st = up.reader->finish(up.body);
+      if (st == State::kDone) up.done = true;
+      co_return st;
+    }
+  }
+  co_return State::kBody;
+}
+
+namespace {
+
+std::string endpointKey(const upstream::Endpoint& ep) {
+  return ztunnel::outbound::hostPort(ep.ip, ep.port);
+}
+
+std::chrono::milliseconds until(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return std::chrono::hours(24);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+}  // namespace
+
+asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
+                                                                     std::chrono::milliseconds timeout,
+                                                                     std::string& error, bool& reused) {
+  reused = false;
+  auto key_text = endpointKey(ep);
+  auto& idle = w.idle[key_text];
+  auto now = Clock::now();
+  while (!idle.empty()) {
+    auto s = std::move(idle.back().stream);
+    auto since = idle.back().since;
+    idle.pop_back();
+    if (!s->closed() && !s->connection().closed() && now - since < config_.upstream_idle_timeout) {
+      reused = true;
+      co_return s;
+    }
+    s->reset();
+  }
+  auto expected = ztunnel::identityOf(*ep.workload);
+  auto hbone_ip = ztunnel::proxy::fromRawIp(ep.ip);
+  hbone::PoolKey key{identity_.toString(), expected.toString(),
+                     ztunnel::outbound::hostPort(ep.ip, config_.hbone_port), config_.source_address};
+  tcp::endpoint peer(hbone_ip, config_.hbone_port);
+  hbone::ClientPool::Dialer dial = [this, peer, expected]() -> asio::awaitable<Result<hbone::TlsStream>> {
+    auto exec = co_await asio::this_coro::executor;
+    tcp::socket sock(exec);
+    boost::system::error_code ec;
+    sock.open(peer.protocol(), ec);
+    if (ec) co_return makeError(ErrorCode::kUnavailable, "socket: {}", ec.message());
+    if (!config_.source_address.empty()) {
+      auto src = asio::ip::make_address(config_.source_address, ec);
+      if (!ec) sock.bind(tcp::endpoint(src, 0), ec);
+      if (ec)
+        co_return makeError(ErrorCode::kUnavailable, "bind {}: {}", config_.source_address, ec.message());
+    }
+    auto dialing = hbone::dialTls(std::move(sock), *client_ctx_, peer, expected, config_.connect_timeout);
+    auto r = co_await std::move(dialing);
+    co_return r;
+  };
+  auto authority = ztunnel::outbound::hostPort(ep.ip, ep.port);
+  static auto logger = log::scope("waypoint.upstream");
+  log::debug(*logger, "upstream_stream_new", "endpoint", authority, "idle_discarded", idle.size());
+  std::vector<hbone::Header> headers;
+  auto tunnel = co_await w.pool->connect(key, dial, authority, headers, timeout);
+  if (tunnel.status == 200 && tunnel.stream) co_return tunnel.stream;
+  error = tunnel.status != 0 ? fmt::format("CONNECT {} answered {}", authority, tunnel.status)
+                             : fmt::format("CONNECT {}: {}", authority, tunnel.error);
+  if (tunnel.stream) tunnel.stream->reset();
+  co_return nullptr;
+}
+
+void Waypoint::releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream) {
+  auto& idle = w.idle[endpointKey(ep)];
+  if (idle.size() >= config_.max_idle_upstream || stream->closed()) {
+    stream->closeWrite();
+    return;
+  }
+  idle.push_back({std::move(stream), Clock::now()});
+}
+
+asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
+    Downstream& d, const upstream::Endpoint& ep, const std::string& request_bytes, bool head_request,
+    Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
+  Worker& w = *workers_[d.worker];
+  outcome = {};
+  // A reused keep-alive stream the upstream closed meanwhile gives nothing
+  // back: then once more on a fresh stream.
+  for (int round = 0; round < 2; ++round) {
+    std::string error;
+    bool reused = false;
+    auto stream = co_await openStream(w, ep, until(deadline), error, reused);
+    if (!stream) {
+      outcome.failure = Clock::now() >= deadline ? route::AttemptOutcome::Failure::kPerTryTimeout
+                                                 : route::AttemptOutcome::Failure::kConnectFailure;
+      detail = error;
+      co_return nullptr;
+    }
+    StreamDeadline guard(stream, deadline);
+    auto up = std::make_unique<Upstream>();
+    up->stream = stream;
+    up->endpoint = ep;
+    up->reader = std::make_unique<http::H1ResponseReader>(head_request, config_.limits.max_header_bytes);
+    bool sent = co_await writeAll(*stream, request_bytes);
+    bool got_bytes = false;
+    for (int reads = 0; sent; ++reads) {  // bounded by the deadline, which resets the stream
+      std::string err;
+      std::size_t n = co_await readSome(*stream, up->in, err);
+      auto st = n == 0 ? up->reader->finish(up->body) : up->reader->feed(up->in, up->body);
+      got_bytes = got_bytes || n > 0;
+      if (st == http::H1ResponseReader::State::kHead || st == http::H1ResponseReader::State::kDone) {
+        outcome.status = up->reader->head().status;
+        auto grpc = up->reader->head().header("grpc-status");
+        if (!grpc.empty() && grpc.find_first_not_of("0123456789") == std::string::npos && grpc.size() < 4) {
+          outcome.grpc_status = std::stoi(grpc);
+        }
+        if (st == http::H1ResponseReader::State::kDone) up->done = true;
+        co_return up;
+      }
+      if (st == http::H1ResponseReader::State::kError || n == 0) {
+        if (guard.expired()) {
+          outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;
+          detail = "no response within the timeout";
+        } else {
+          outcome.failure = route::AttemptOutcome::Failure::kReset;
+          detail = !up->reader->error().empty() && n != 0
+                       ? up->reader->error()
+                       : (err.empty() ? "upstream closed before responding" : err);
+        }
+        break;
+      }
+    }
+    if (!sent) {
+      outcome.failure = guard.expired() ? route::AttemptOutcome::Failure::kPerTryTimeout
+                                        : route::AttemptOutcome::Failure::kReset;
+      detail = guard.expired() ? "no response within the timeout" : "upstream stream closed while sending";
+    }
+    stream->reset();
+    if (reused && !got_bytes && !guard.expired()) continue;
+    co_return nullptr;
+  }
+  co_return nullptr;
+}
+
+void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
+                      std::string target, std::vector<route::Header> headers, std::string body) {
+  static auto logger = log::scope("waypoint.mirror");
+  auto svc = upstream::serviceForHost(*d.state, dest.host(), d.service->namespace_());
+  if (!svc) return;
+  uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
+  std::map<std::string, std::string> subset(dest.subset_labels().begin(), dest.subset_labels().end());
+  auto eps = upstream::endpointsFor(*d.state, *svc, port, subset);
+  Worker& w = *workers_[d.worker];
+  upstream::PickInput in;
+  in.policy = ambit::route::v1::TrafficPolicy::ROUND_ROBIN;
+  in.round_robin = w.round_robin++;
+  auto idx = upstream::pickEndpoint(eps, in);
+  if (!idx) return;
+  // Envoy marks a shadow request's authority with "-shadow".
+  for (auto& h : headers) {
+    if (h.name == "host") h.value += "-shadow";
+  }
+  auto bytes = std::make_shared<std::string>(http::serializeRequest(method, target, headers, body));
+  auto ep = eps[*idx];
+  auto copy = std::make_shared<Downstream>(d);
+  bool head = method == "HEAD";
+  asio::co_spawn(
+      service_.workers().context(d.worker),
+      [this, copy, ep, bytes, head]() -> asio::awaitable<void> {
+        route::AttemptOutcome outcome;
+        std::string detail;
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        auto up = co_await attempt(*copy, ep, *bytes, head, deadline, outcome, detail);
+        if (!up) {
+          log::debug(*logger, "mirror_failed", "endpoint", endpointKey(ep), "error", detail);
+          co_return;
+        }
+        // The response is read and dropped, so the stream can be reused.
+        StreamDeadline guard(up->stream, deadline);
+        for (int i = 0; !up->done && i < 1000000; ++i) {  // bounded by the deadline too
+          up->body.clear();
+          if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) break;
+        }
+        if (up->done && up->reader->head().keep_alive && !guard.expired()) {
+          releaseStream(*workers_[copy->worker], ep, up->stream);
+        } else {
+          up->stream->reset();
+        }
+      },
+      asio::detached);
+}
+
+}  // namespace ambit::waypoint
