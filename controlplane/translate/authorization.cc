@@ -25,12 +25,13 @@ void setStringMatch(sec::StringMatch* m, std::string v, bool strip_spiffe) {
   }
 }
 
-void addStrings(google::protobuf::RepeatedPtrField<sec::StringMatch>* out, const std::vector<std::string>& values,
-                bool strip_spiffe = false) {
+void addStrings(google::protobuf::RepeatedPtrField<sec::StringMatch>* out,
+                const std::vector<std::string>& values, bool strip_spiffe = false) {
   for (const auto& v : values) setStringMatch(out->Add(), v, strip_spiffe);
 }
 
-void addAddresses(google::protobuf::RepeatedPtrField<sec::Address>* out, const std::vector<std::string>& blocks) {
+void addAddresses(google::protobuf::RepeatedPtrField<sec::Address>* out,
+                  const std::vector<std::string>& blocks) {
   for (const auto& b : blocks) {
     auto slash = b.find('/');
     std::string ip = b.substr(0, slash);
@@ -62,8 +63,8 @@ void addServiceAccounts(google::protobuf::RepeatedPtrField<sec::ServiceAccountMa
 }
 
 bool isL4ConditionKey(const std::string& key) {
-  return key == "source.ip" || key == "source.namespace" || key == "source.principal" || key == "destination.ip" ||
-         key == "destination.port" || key == "remote.ip";
+  return key == "source.ip" || key == "source.namespace" || key == "source.principal" ||
+         key == "destination.ip" || key == "destination.port" || key == "remote.ip";
 }
 
 // The L7 parts of a rule: what an L4 proxy cannot see.
@@ -138,21 +139,26 @@ std::optional<sec::Authorization> translatePolicy(const AuthorizationPolicy& ap,
   if (!ap.target_refs.empty()) return std::nullopt;  // enforced by the waypoint it targets
   if (ap.action == "AUDIT") return std::nullopt;
   if (ap.action == "CUSTOM") {
-    warnings.push_back(fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
-                                   "supported by Ambit; the policy is not enforced",
-                                   id));
+    warnings.push_back(
+        fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
+                    "supported by Ambit; the policy is not enforced",
+                    id));
     return std::nullopt;
   }
   sec::Authorization a;
   a.set_name(ap.meta.name);
   a.set_namespace_(ap.meta.ns);
-  if (ap.has_selector) a.set_scope(sec::WORKLOAD_SELECTOR);
-  else if (ap.meta.ns == mesh.root_namespace) a.set_scope(sec::GLOBAL);
-  else a.set_scope(sec::NAMESPACE);
+  if (ap.has_selector)
+    a.set_scope(sec::WORKLOAD_SELECTOR);
+  else if (ap.meta.ns == mesh.root_namespace)
+    a.set_scope(sec::GLOBAL);
+  else
+    a.set_scope(sec::NAMESPACE);
   bool deny = ap.action == "DENY";
   a.set_action(deny ? sec::DENY : sec::ALLOW);
   // Istio's dry-run annotation: evaluated and logged, not enforced.
-  if (auto it = ap.meta.annotations.find("istio.io/dry-run"); it != ap.meta.annotations.end() && it->second == "true") {
+  if (auto it = ap.meta.annotations.find("istio.io/dry-run");
+      it != ap.meta.annotations.end() && it->second == "true") {
     a.set_dry_run(true);
   }
 
@@ -161,16 +167,18 @@ std::optional<sec::Authorization> translatePolicy(const AuthorizationPolicy& ap,
     auto l7 = l7Fields(rule);
     if (!l7.empty() && !deny) {
       // ztunnel cannot check these, so the rule must not allow anything here.
-      warnings.push_back(fmt::format("AuthorizationPolicy {} rule {}: ALLOW rule uses L7 fields ({}); ztunnel "
-                                     "cannot see them, so the rule matches nothing here (use a waypoint and "
-                                     "targetRefs to enforce it)",
-                                     id, i, joinFields(l7)));
+      warnings.push_back(
+          fmt::format("AuthorizationPolicy {} rule {}: ALLOW rule uses L7 fields ({}); ztunnel "
+                      "cannot see them, so the rule matches nothing here (use a waypoint and "
+                      "targetRefs to enforce it)",
+                      id, i, joinFields(l7)));
       continue;
     }
     if (!l7.empty()) {
-      warnings.push_back(fmt::format("AuthorizationPolicy {} rule {}: DENY rule uses L7 fields ({}); ztunnel "
-                                     "ignores them and denies on the rest of the rule (wider than written)",
-                                     id, i, joinFields(l7)));
+      warnings.push_back(
+          fmt::format("AuthorizationPolicy {} rule {}: DENY rule uses L7 fields ({}); ztunnel "
+                      "ignores them and denies on the rest of the rule (wider than written)",
+                      id, i, joinFields(l7)));
     }
     sec::Group* g = a.add_groups();
     if (!rule.from.empty()) {
@@ -200,7 +208,8 @@ std::string peerAuthenticationPolicyName(const std::map<uint16_t, std::string>& 
     if (port == 0 || (mode == "STRICT") == default_strict) continue;
     exceptions += "-" + std::to_string(port);
   }
-  if (default_strict) return exceptions.empty() ? "ambit-peer-authn-strict" : "ambit-peer-authn-strict-except" + exceptions;
+  if (default_strict)
+    return exceptions.empty() ? "ambit-peer-authn-strict" : "ambit-peer-authn-strict-except" + exceptions;
   return exceptions.empty() ? "" : "ambit-peer-authn-strict-ports" + exceptions;
 }
 
@@ -221,10 +230,13 @@ sec::Authorization peerAuthenticationPolicy(const std::string& ns, const std::st
   sec::Match ports;
   for (const auto& [port, mode] : modes) {
     if (port == 0 || (mode == "STRICT") == default_strict) continue;
-    if (default_strict) ports.add_not_destination_ports(port);
-    else ports.add_destination_ports(port);
+    if (default_strict)
+      ports.add_not_destination_ports(port);
+    else
+      ports.add_destination_ports(port);
   }
-  if (ports.destination_ports_size() || ports.not_destination_ports_size()) *g->add_rules()->add_matches() = ports;
+  if (ports.destination_ports_size() || ports.not_destination_ports_size())
+    *g->add_rules()->add_matches() = ports;
   return a;
 }
 
@@ -254,9 +266,97 @@ void attachPolicies(TranslateContext& ctx, const Pod& pod, istio::workload::Work
   for (auto& n : names) w.add_authorization_policies(n);
 }
 
+std::optional<ambit::authz::v1::HttpPolicy> translateHttpPolicy(const AuthorizationPolicy& ap,
+                                                                std::vector<std::string>& warnings) {
+  namespace av1 = ambit::authz::v1;
+  if (ap.target_refs.empty()) return std::nullopt;
+  const std::string id = ap.meta.ns + "/" + ap.meta.name;
+  if (ap.action == "CUSTOM") {
+    warnings.push_back(
+        fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
+                    "supported by Ambit; the policy is not enforced",
+                    id));
+    return std::nullopt;
+  }
+  av1::HttpPolicy p;
+  p.set_namespace_(ap.meta.ns);
+  p.set_name(ap.meta.name);
+  p.set_action(ap.action == "DENY"    ? av1::HttpPolicy::DENY
+               : ap.action == "AUDIT" ? av1::HttpPolicy::AUDIT
+                                      : av1::HttpPolicy::ALLOW);
+  if (auto it = ap.meta.annotations.find("istio.io/dry-run");
+      it != ap.meta.annotations.end() && it->second == "true") {
+    p.set_dry_run(true);
+  }
+  for (const auto& t : ap.target_refs) {
+    bool gateway = t.kind == "Gateway" && (t.group.empty() || t.group == "gateway.networking.k8s.io");
+    bool service = t.kind == "Service" && (t.group.empty() || t.group == "core");
+    if (!gateway && !service) {
+      warnings.push_back(
+          fmt::format("AuthorizationPolicy {}: targetRef {} {} is not a Gateway or a Service; "
+                      "Ambit's waypoints ignore it",
+                      id, t.kind, t.name));
+      continue;
+    }
+    auto* target = p.add_targets();
+    target->set_kind(t.kind);
+    target->set_namespace_(t.ns.empty() ? ap.meta.ns : t.ns);
+    target->set_name(t.name);
+  }
+  if (p.targets().empty()) return std::nullopt;
+  auto copy = [](const std::vector<std::string>& in, google::protobuf::RepeatedPtrField<std::string>* out) {
+    for (const auto& v : in) out->Add(std::string(v));
+  };
+  for (const auto& rule : ap.rules) {
+    auto* r = p.add_rules();
+    for (const auto& f : rule.from) {
+      auto* s = r->add_from();
+      copy(f.principals, s->mutable_principals());
+      copy(f.not_principals, s->mutable_not_principals());
+      // serviceAccounts "ns/name" (or "name" in the policy's namespace) are
+      // principals in any trust domain.
+      auto sa = [&](const std::string& v) {
+        auto slash = v.find('/');
+        std::string ns = slash == std::string::npos ? ap.meta.ns : v.substr(0, slash);
+        std::string name = slash == std::string::npos ? v : v.substr(slash + 1);
+        return "*/ns/" + ns + "/sa/" + name;
+      };
+      for (const auto& v : f.service_accounts) s->add_principals(sa(v));
+      for (const auto& v : f.not_service_accounts) s->add_not_principals(sa(v));
+      copy(f.namespaces, s->mutable_namespaces());
+      copy(f.not_namespaces, s->mutable_not_namespaces());
+      copy(f.ip_blocks, s->mutable_ip_blocks());
+      copy(f.not_ip_blocks, s->mutable_not_ip_blocks());
+      copy(f.remote_ip_blocks, s->mutable_remote_ip_blocks());
+      copy(f.not_remote_ip_blocks, s->mutable_not_remote_ip_blocks());
+      copy(f.request_principals, s->mutable_request_principals());
+      copy(f.not_request_principals, s->mutable_not_request_principals());
+    }
+    for (const auto& t : rule.to) {
+      auto* o = r->add_to();
+      copy(t.hosts, o->mutable_hosts());
+      copy(t.not_hosts, o->mutable_not_hosts());
+      copy(t.ports, o->mutable_ports());
+      copy(t.not_ports, o->mutable_not_ports());
+      copy(t.methods, o->mutable_methods());
+      copy(t.not_methods, o->mutable_not_methods());
+      copy(t.paths, o->mutable_paths());
+      copy(t.not_paths, o->mutable_not_paths());
+    }
+    for (const auto& c : rule.when) {
+      auto* w = r->add_when();
+      w->set_key(c.key);
+      copy(c.values, w->mutable_values());
+      copy(c.not_values, w->mutable_not_values());
+    }
+  }
+  return p;
+}
+
 void translateAuthorization(TranslateContext& ctx, Translated& out) {
   for (const auto& [key, ap] : ctx.snap.authorization_policies) {
     if (auto a = translatePolicy(*ap, ctx.mesh, out.warnings)) out.authorizations[key] = std::move(*a);
+    if (auto h = translateHttpPolicy(*ap, out.warnings)) out.http_policies[key] = std::move(*h);
   }
   for (const auto& [key, entry] : ctx.peer_policies) {
     const auto& [ns, modes] = entry;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "controlplane/model/store.h"
+#include "ambit/authz/v1/http_policy.pb.h"
 #include "ambit/route/v1/route.pb.h"
 #include "istio/security/authorization.pb.h"
 #include "istio/workload/workload.pb.h"
@@ -32,6 +33,7 @@ struct Translated {
   std::map<std::string, istio::workload::Address> addresses;
   std::map<std::string, istio::security::Authorization> authorizations;
   std::map<std::string, ambit::route::v1::HostConfig> routes;
+  std::map<std::string, ambit::authz::v1::HttpPolicy> http_policies;  // "namespace/name", for waypoints
   std::vector<std::string> warnings;  // e.g. a use-waypoint label naming no waypoint
 };
 
@@ -69,6 +71,13 @@ std::string peerAuthenticationPolicyName(const std::map<uint16_t, std::string>& 
 // when rules were dropped or narrowed for L7 content.
 std::optional<istio::security::Authorization> translatePolicy(const AuthorizationPolicy& ap, const MeshSettings& mesh,
                                                                std::vector<std::string>& warnings);
+
+// AuthorizationPolicy with targetRefs -> HttpPolicy for the waypoints it
+// targets (a Gateway, or a Service a waypoint serves): rules kept as written
+// (serviceAccounts become principals in any trust domain); nullopt without
+// targetRefs, for CUSTOM, or when no targetRef is a Gateway or Service.
+std::optional<ambit::authz::v1::HttpPolicy> translateHttpPolicy(const AuthorizationPolicy& ap,
+                                                                std::vector<std::string>& warnings);
 
 // VirtualService / HTTPRoute / DestinationRule -> HostConfig per destination host
 // (docs/route-config.md): VirtualServices bound to the mesh, one per host (first

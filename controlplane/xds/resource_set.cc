@@ -112,7 +112,9 @@ ResourceEntry addressEntry(const istio::workload::Address& addr, const std::stri
 }
 
 std::shared_ptr<const ResourceSet> finishResourceSet(std::shared_ptr<ResourceSet> set, const ResourceSet* previous) {
-  for (const char* type : {kAddressType, kAuthorizationType, kRouteType}) set->types[type].type_url = type;
+  for (const char* type : {kAddressType, kAuthorizationType, kRouteType, kHttpPolicyType}) {
+    set->types[type].type_url = type;
+  }
   for (auto& [type, res] : set->types) {
     res.set_version = set->version;
     for (const auto& [name, e] : res.by_name) {
@@ -137,6 +139,8 @@ std::shared_ptr<const ResourceSet> buildResourceSet(const Translated& t, uint64_
   for (const auto& [name, a] : t.authorizations) authz.emplace(name, messageEntry(a));
   auto& routes = set->types[kRouteType].by_name;
   for (const auto& [name, r] : t.routes) routes.emplace(name, messageEntry(r));
+  auto& http = set->types[kHttpPolicyType].by_name;
+  for (const auto& [name, p] : t.http_policies) http.emplace(name, messageEntry(p));
   return finishResourceSet(std::move(set), previous);
 }
 

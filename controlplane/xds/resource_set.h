@@ -17,6 +17,7 @@ namespace ambit::controlplane::xds {
 inline constexpr const char* kAddressType = "type.googleapis.com/istio.workload.Address";
 inline constexpr const char* kAuthorizationType = "type.googleapis.com/istio.security.Authorization";
 inline constexpr const char* kRouteType = "type.googleapis.com/ambit.route.v1.HostConfig";
+inline constexpr const char* kHttpPolicyType = "type.googleapis.com/ambit.authz.v1.HttpPolicy";
 
 // A version string as a number, for cheap comparison and compact per-client
 // state: our versions are 16 hex digits; any other string (a client's own, in

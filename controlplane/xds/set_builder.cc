@@ -104,6 +104,8 @@ std::shared_ptr<const ResourceSet> SetBuilder::build(const Snapshot& snap,
   for (const auto& [name, a] : t.authorizations) authz.emplace(name, messageEntry(a));
   auto& routes = set->types[kRouteType].by_name;
   for (const auto& [name, r] : t.routes) routes.emplace(name, messageEntry(r));
+  auto& http = set->types[kHttpPolicyType].by_name;
+  for (const auto& [name, p] : t.http_policies) http.emplace(name, messageEntry(p));
   set->warnings = std::move(pod_warnings);
   set->warnings.insert(set->warnings.end(), t.warnings.begin(), t.warnings.end());
   return finishResourceSet(std::move(set), previous);

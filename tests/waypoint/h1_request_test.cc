@@ -1,10 +1,10 @@
 // hardening.md 7 at the waypoint's HTTP/1.1 reader: each smuggling trick is
 // refused before anything could reach upstream; good requests (also split
 // into single bytes, pipelined, chunked) are read whole; limits give 431/413.
+#include "waypoint/http/h1_request.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include "waypoint/http/h1_request.h"
 
 namespace ambit::waypoint::http {
 namespace {
@@ -47,18 +47,23 @@ TEST(H1RequestTest, SmugglingTricksAreRefused) {
     std::string bytes;
     const char* reason;
   } cases[] = {
-      {"CL + TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      {"CL + TE",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
        ""},  // Beast refuses it first ("bad Transfer-Encoding"); framingProblem would too
-      {"TE + CL order", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
-       ""},
-      {"obfuscated TE: list", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", ""},
+      {"TE + CL order",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", ""},
+      {"obfuscated TE: list",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", ""},
       {"obfuscated TE: xchunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", ""},
-      {"obfuscated TE: vertical tab", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\x0b" "chunked\r\n\r\n0\r\n\r\n",
+      {"obfuscated TE: vertical tab",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\x0b"
+       "chunked\r\n\r\n0\r\n\r\n",
        ""},
-      {"two TE headers", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n",
-       ""},
+      {"two TE headers",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n", ""},
       {"TE on HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.0"},
-      {"two Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", ""},
+      {"two Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", ""},
       {"bare LF", "GET / HTTP/1.1\nHost: a\n\n", "bare LF"},
       {"bare LF in one header", "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n", "bare LF"},
       {"space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", ""},
@@ -68,7 +73,8 @@ TEST(H1RequestTest, SmugglingTricksAreRefused) {
       {"bad chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n", ""},
       {"negative length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", ""},
       {"space in target", "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", ""},
-      {"obs-fold TE", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", "folding"},
+      {"obs-fold TE", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+       "folding"},
       {"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc", ""},
   };
   for (const auto& c : cases) {
@@ -97,10 +103,11 @@ TEST(FramingProblemTest, Table) {
 
 TEST(H1RequestTest, GoodRequestsAreReadWhole) {
   for (bool bytewise : {false, true}) {
-    auto r = readAll("POST /items?id=7 HTTP/1.1\r\nHost: Shop.Demo\r\nX-Multi: a\r\nx-multi: b\r\n"
-                     "Transfer-Encoding: Chunked \r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"
-                     "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
-                     {}, bytewise);
+    auto r = readAll(
+        "POST /items?id=7 HTTP/1.1\r\nHost: Shop.Demo\r\nX-Multi: a\r\nx-multi: b\r\n"
+        "Transfer-Encoding: Chunked \r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"
+        "GET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+        {}, bytewise);
     ASSERT_EQ(r.state, State::kDone) << r.reason;
     EXPECT_EQ(r.request.method, "POST");
     EXPECT_EQ(r.request.target, "/items?id=7");
@@ -115,8 +122,9 @@ TEST(H1RequestTest, GoodRequestsAreReadWhole) {
   }
   // Trailers are not promoted to headers, however the bytes are split.
   for (bool bytewise : {false, true}) {
-    auto t = readAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nX-Admin: 1\r\n\r\n", {},
-                     bytewise);
+    auto t = readAll(
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nX-Admin: 1\r\n\r\n",
+        {}, bytewise);
     ASSERT_EQ(t.state, State::kDone) << t.reason;
     EXPECT_EQ(t.request.header("x-admin"), "");
     EXPECT_EQ(t.request.body, "z");
@@ -143,7 +151,8 @@ TEST(H1RequestTest, LimitsGive431And413AndACutRequestIs400) {
   EXPECT_EQ(many.status, 431);
   auto body = readAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde", small);
   EXPECT_EQ(body.status, 413);
-  auto chunked = readAll("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", small);
+  auto chunked = readAll(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", small);
   EXPECT_EQ(chunked.status, 413);
   // A head sent in pieces that each end inside a field name is still capped.
   {

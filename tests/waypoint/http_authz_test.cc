@@ -1,9 +1,9 @@
 // L7 authorization tables: Istio's ALLOW/DENY/AUDIT semantics, patterns,
 // sources, operations, conditions, repeated headers (hardening.md 6), fields
 // that cannot be checked, and dry runs.
-#include <gtest/gtest.h>
-
 #include "waypoint/authz/http_authz.h"
+
+#include <gtest/gtest.h>
 
 namespace ambit::waypoint::authz {
 namespace {
@@ -122,9 +122,13 @@ TEST(DecideTest, RepeatedHeadersCannotSlipPastARule) {
   std::vector<route::Header> admin_second{{"x-user", "guest"}, {"x-user", "admin"}};
   std::vector<route::Header> guest_twice{{"x-user", "guest"}, {"x-user", "guest"}};
   std::vector<route::Header> joined{{"x-user", "guest,admin"}};
+  std::vector<route::Header> joined_spaced{{"x-user", "guest , admin"}};
   std::vector<route::Header> none;
   EXPECT_FALSE(decide({&deny}, request("GET", "/", &admin_second)).allowed);  // any value matches DENY
-  EXPECT_TRUE(decide({&deny}, request("GET", "/", &joined)).allowed);         // one value, not "admin"
+  // A backend may split a comma-joined value: each element counts for DENY.
+  EXPECT_FALSE(decide({&deny}, request("GET", "/", &joined)).allowed);
+  EXPECT_FALSE(decide({&deny}, request("GET", "/", &joined_spaced)).allowed);
+  EXPECT_FALSE(decide({&allow}, request("GET", "/", &joined)).allowed);        // not every value is "guest"
   EXPECT_FALSE(decide({&allow}, request("GET", "/", &admin_second)).allowed);  // ALLOW needs every value
   EXPECT_TRUE(decide({&allow}, request("GET", "/", &guest_twice)).allowed);
   EXPECT_FALSE(decide({&allow}, request("GET", "/", &none)).allowed);

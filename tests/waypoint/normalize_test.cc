@@ -1,7 +1,7 @@
 // hardening.md 6: every path trick normalizes to what the backend will see.
-#include <gtest/gtest.h>
-
 #include "waypoint/http/normalize.h"
+
+#include <gtest/gtest.h>
 
 namespace ambit::waypoint::http {
 namespace {
@@ -22,8 +22,8 @@ TEST(NormalizeTargetTest, TricksBecomeThePlainPath) {
       {"/./admin/.", "/admin/", ""},
       {"/../../admin", "/admin", ""},
       {"/admin#x", "/admin", ""},
-      {"/%61dmin", "/admin", ""},   // unreserved characters are decoded
-      {"/a%3fb", "/a%3Fb", ""},     // others stay encoded (hex upper-cased)
+      {"/%61dmin", "/admin", ""},           // unreserved characters are decoded
+      {"/a%3fb", "/a%3Fb", ""},             // others stay encoded (hex upper-cased)
       {"/admin?x=%2F", "/admin", "x=%2F"},  // the query is left alone
       {"/a//b///c/", "/a/b/c/", ""},
       {"/", "/", ""},

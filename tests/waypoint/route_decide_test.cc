@@ -156,7 +156,8 @@ TEST(RedirectLocationTest, KeepsWhatIsNotReplaced) {
   rv1::Redirect r;
   r.set_scheme("https");
   r.set_port(8443);
-  EXPECT_EQ(redirectLocation(r, nullptr, "http", "shop.demo:80", "/cart", "id=1"), "https://shop.demo:8443/cart?id=1");
+  EXPECT_EQ(redirectLocation(r, nullptr, "http", "shop.demo:80", "/cart", "id=1"),
+            "https://shop.demo:8443/cart?id=1");
   rv1::Redirect p;
   p.set_path("/v2/cart");
   p.set_authority("new.demo");

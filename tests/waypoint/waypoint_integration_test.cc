@@ -94,6 +94,17 @@ spec:
   - route:
     - {destination: {host: reviews, subset: v1}, weight: 90}
     - {destination: {host: reviews, subset: v2}, weight: 10}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: no-admin, namespace: demo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: reviews}]
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/admin", "/admin/*"]}}]
+  - to: [{operation: {hosts: ["evil.example", "evil.example:*"]}}]
+  - when: [{key: "request.headers[x-user]", values: ["mallory"]}]
 )";
 }
 
@@ -311,6 +322,30 @@ TEST_F(WaypointIntegrationTest, OutlierDetectionEjectsAFailingEndpointAndBringsI
     if (!back) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(back) << output();
+}
+
+// hardening.md 6: an L7 DENY holds against each normalization trick, a
+// mixed-case Host and repeated or comma-joined header values.
+TEST_F(WaypointIntegrationTest, AnL7DenyHoldsAgainstNormalizationTricks) {
+  auto fd = connectReviews();
+  auto ok = get(fd.get(), "/open");
+  ASSERT_EQ(ok.status, 200) << output();
+  for (const std::string path : {"/admin", "//admin", "/%2Fadmin", "/%5Cadmin", "/a/../admin", "/admin#x",
+                                 "/./admin/", "/admin/../admin/x", "/%61dmin"}) {
+    auto r = get(fd.get(), path);
+    EXPECT_EQ(r.status, 403) << path << "\n" << output();
+  }
+  auto host = httpExchange(fd.get(), "GET", "/open", {{"host", "EVIL.Example"}});
+  EXPECT_EQ(host.status, 403);
+  auto host_port = httpExchange(fd.get(), "GET", "/open", {{"host", "evil.example.:9080"}});
+  EXPECT_EQ(host_port.status, 403);
+  auto repeated = get(fd.get(), "/open", {{"x-user", "alice"}, {"x-user", "mallory"}});
+  EXPECT_EQ(repeated.status, 403);
+  auto joined = get(fd.get(), "/open", {{"x-user", "alice, mallory"}});
+  EXPECT_EQ(joined.status, 403);
+  EXPECT_EQ(v1_->count("/admin") + v2_->count("/admin") + v1_->count("//") + v2_->count("//"), 0)
+      << "no denied request reached a backend";
+  EXPECT_THAT(output(), HasSubstr("flags=RBAC"));
 }
 
 TEST_F(WaypointIntegrationTest, SmugglingAttemptsAreRefused) {
