@@ -51,11 +51,12 @@ int main(int argc, char** argv) {
   proxy_ptr = std::make_unique<waypoint::Waypoint>(cfg.proxy, service, state, routes, identities);
   auto& proxy = *proxy_ptr;
 
-  auto xo = xds::clientOptions(cfg.xds_address, cfg.xds_tls, root_pem, cfg.xds_server_name, cfg.xds_max_backoff,
-                               "waypoint~" + cfg.proxy.ns + "/" + cfg.proxy.name);
+  auto xo = xds::clientOptions(cfg.xds_address, cfg.xds_tls, root_pem, cfg.xds_server_name,
+                               cfg.xds_max_backoff, "waypoint~" + cfg.proxy.ns + "/" + cfg.proxy.name);
   (*xo.node.mutable_metadata()->mutable_fields())["NAMESPACE"].set_string_value(cfg.proxy.ns);
   (*xo.node.mutable_metadata()->mutable_fields())["GATEWAY_NAME"].set_string_value(cfg.proxy.name);
   xds::DeltaClient xds(xo, {&state.addressHandler(), &routes.hostHandler(), &routes.policyHandler()});
+  proxy.setConfigured([&xds] { return xds.synced(); });
 
   service.setReadiness([&]() -> admin::Readiness {
     if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.xds_address};

@@ -1,6 +1,7 @@
 #include "tests/support/http_server.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -87,7 +88,10 @@ bool readBody(int fd, std::string& buf, HttpMessage& m, bool response, bool no_b
       while ((e = buf.find("\r\n")) == std::string::npos) {
         if (!fill(fd, buf, buf.size() + 1)) return false;
       }
-      std::size_t size = std::stoul(buf.substr(0, e), nullptr, 16);
+      char* end = nullptr;
+      std::string size_text = buf.substr(0, e);
+      std::size_t size = std::strtoul(size_text.c_str(), &end, 16);
+      if (size_text.empty() || end == size_text.c_str() || size > (64u << 20)) return false;
       buf.erase(0, e + 2);
       if (!fill(fd, buf, size + 2)) return false;
       m.body.append(buf, 0, size);
@@ -98,7 +102,9 @@ bool readBody(int fd, std::string& buf, HttpMessage& m, bool response, bool no_b
   }
   auto cl = m.header("content-length");
   if (!cl.empty()) {
-    std::size_t n = std::stoul(cl);
+    char* end = nullptr;
+    std::size_t n = std::strtoul(cl.c_str(), &end, 10);
+    if (end == cl.c_str() || n > (64u << 20)) return false;
     if (!fill(fd, buf, n)) return false;
     m.body = buf.substr(0, n);
     buf.erase(0, n);
@@ -137,7 +143,7 @@ HttpMessage readResponse(int fd, bool head_request) {
 
 HttpTestServer::HttpTestServer(const std::string& ip, uint16_t port, std::string name, Handler handler)
     : name_(std::move(name)), handler_(std::move(handler)) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   sockaddr_in a{};
@@ -185,7 +191,7 @@ int HttpTestServer::count(const std::string& path_prefix) {
 
 void HttpTestServer::run() {
   while (!stopping_) {
-    int c = ::accept(fd_, nullptr, nullptr);
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) {
       if (stopping_) return;
       continue;

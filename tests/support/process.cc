@@ -12,16 +12,18 @@
 namespace ambit::test {
 
 ChildProcess::ChildProcess(const std::string& binary, const std::vector<std::string>& args) {
+  // Built before fork(): the child may only call async-signal-safe functions
+  // (another thread may hold the allocator's lock at the fork).
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(binary.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], STDERR_FILENO);
     dup2(fds[1], STDOUT_FILENO);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(binary.c_str()));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
     execv(binary.c_str(), argv.data());
     _exit(127);
   }

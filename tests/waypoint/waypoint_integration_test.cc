@@ -293,7 +293,7 @@ TEST_F(WaypointIntegrationTest, MirroringDeliversCopies) {
   EXPECT_EQ(v2_->count("/mirror/"), 20);
   auto reqs = v2_->requests();
   ASSERT_FALSE(reqs.empty());
-  EXPECT_EQ(reqs.front().header("host"), "reviews:9080-shadow");
+  EXPECT_EQ(reqs.front().header("host"), "reviews-shadow:9080") << "Envoy marks the host of a copy, before the port";
 }
 
 TEST_F(WaypointIntegrationTest, OutlierDetectionEjectsAFailingEndpointAndBringsItBack) {

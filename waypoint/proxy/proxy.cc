@@ -182,6 +182,13 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
                                               std::optional<tls::Identity> peer, tcp::endpoint peer_ep) {
   static auto logger = log::scope("waypoint.inbound");
   downstream_streams_.fetch_add(1, std::memory_order_relaxed);
+  if (configured_ && !configured_()) {
+    // Fail closed: without the policies a request could pass a DENY.
+    stream->respond(503);
+    log::info(*logger, "connect_refused", "authority", stream->authority(), "reason",
+              "waiting for the first xDS config");
+    co_return;
+  }
   Downstream d;
   d.worker = worker;
   d.peer = peer;

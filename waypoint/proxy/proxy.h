@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,9 @@ class Waypoint {
   ~Waypoint();
 
   const tls::Identity& identity() const { return identity_; }
+  // Whether every xDS type has its first config: until then tunnels are
+  // refused (503), so no request is served before its L7 policies are known.
+  void setConfigured(std::function<bool()> fn) { configured_ = std::move(fn); }
   // TLS contexts, per-worker pools, the HBONE listener.
   Status start();
   void drainPools();
@@ -142,6 +146,7 @@ class Waypoint {
   std::unique_ptr<runtime::Listener> listener_;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per worker thread, used there only
   upstream::OutlierTracker outliers_;
+  std::function<bool()> configured_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> downstream_streams_{0};
 };

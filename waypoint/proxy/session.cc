@@ -218,6 +218,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   std::string authority = req.header("host");
 
   const upstream::Endpoint* served_by = nullptr;
+  std::string request_id = req.header("x-request-id");
   auto finish = [&](int status, Flag flag, uint64_t response_bytes, const std::string& route_name,
                     const std::string& detail) {
     countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes);
@@ -227,7 +228,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
               req.method, "authority", authority, "path", req.target, "status", status, "flags",
               flagName(flag), "route", route_name.empty() ? "-" : route_name, "upstream",
               served_by ? served_by->workload->namespace_() + "/" + served_by->workload->name() : "-",
-              "duration_ms", ms, "request_id", req.header("x-request-id"), "detail",
+              "duration_ms", ms, "request_id", request_id.empty() ? "-" : request_id, "detail",
               detail.empty() ? "-" : detail);
   };
   // A response the waypoint makes itself: set() says what, send() writes it
@@ -374,6 +375,11 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
 
+  // Read before the headers move into the upstream request.
+  auto hash = hashOf(*tp, req, d.source_ip, target->query);
+  if (req.header("x-request-id").empty()) req.headers.push_back({"x-request-id", requestId()});
+  request_id = req.header("x-request-id");
+
   // 5. The request sent upstream.
   std::vector<route::Header> headers;
   headers.reserve(req.headers.size() + 4);
@@ -392,8 +398,13 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   }
   if (!hasHeader(headers, "host")) headers.push_back({"host", authority.empty() ? d.vip : authority});
   if (!hasHeader(headers, "x-forwarded-proto")) headers.push_back({"x-forwarded-proto", "http"});
-  if (!hasHeader(headers, "x-request-id")) headers.push_back({"x-request-id", requestId()});
   std::string upstream_target = target->has_query ? path + "?" + target->query : path;
+  if (std::any_of(upstream_target.begin(), upstream_target.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    // Only a rewrite can put these here: never split the upstream request line.
+    set(500, "", Flag::kNone, {}, route_name, "rewritten path has a space or control character");
+    co_return co_await send();
+  }
   bool head_request = req.method == "HEAD";
   auto request_bytes_out = http::serializeRequest(req.method, upstream_target, headers, req.body);
   if (r != nullptr) {
@@ -420,7 +431,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     pick.round_robin = w.round_robin++;
     pick.unit = draw();
     pick.unit2 = draw();
-    pick.hash = hashOf(*tp, req, d.source_ip, target->query);
+    pick.hash = hash;
     pick.active = [&w](const upstream::Endpoint& e) {
       auto it = w.active.find(e.key());
       return it == w.active.end() ? 0u : it->second;
@@ -493,7 +504,9 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   bool no_body = head_request || head.status == 204 || head.status == 304;
   enum class Framing { kNone, kLength, kChunked, kClose } framing = Framing::kNone;
   if (no_body) {
-    if (auto cl = head.header("content-length"); !cl.empty()) out.push_back({"content-length", cl});
+    // HEAD and 304 may say the length of what they did not send; a 204 never has one.
+    auto cl = head.header("content-length");
+    if (!cl.empty() && head.status != 204) out.push_back({"content-length", cl});
   } else if (head.content_length) {
     framing = Framing::kLength;
     out.push_back({"content-length", std::to_string(*head.content_length)});
@@ -538,7 +551,9 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   if (down_ok && up_ok && framing == Framing::kChunked) down_ok = co_await writeAll(stream, kLastChunk);
   bool clean = up->done && up_ok && !(body_deadline && body_deadline->expired());
   body_deadline.reset();
-  if (clean && head.keep_alive) {
+  // Reused only when nothing beyond the response came: stray bytes would be
+  // read as the next client's response.
+  if (clean && head.keep_alive && up->in.empty()) {
     releaseStream(w, up->endpoint, up->stream);
   } else {
     up->stream->reset();

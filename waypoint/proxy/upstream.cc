@@ -133,6 +133,9 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
     Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
   Worker& w = *workers_[d.worker];
   outcome = {};
+  auto method = std::string_view(request_bytes).substr(0, request_bytes.find(' '));
+  bool idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+                    method == "DELETE" || method == "TRACE";
   // A reused keep-alive stream the upstream closed meanwhile gives nothing
   // back: then once more on a fresh stream.
   for (int round = 0; round < 2; ++round) {
@@ -157,6 +160,13 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
       std::size_t n = co_await readSome(*stream, up->in, err);
       auto st = n == 0 ? up->reader->finish(up->body) : up->reader->feed(up->in, up->body);
       got_bytes = got_bytes || n > 0;
+      if ((st == http::H1ResponseReader::State::kHead || st == http::H1ResponseReader::State::kDone) &&
+          up->reader->head().status == 101) {
+        // We strip Upgrade from requests: a protocol switch is an upstream error.
+        st = http::H1ResponseReader::State::kError;
+        n = 1;
+        err = "upstream switched protocols (101) unasked";
+      }
       if (st == http::H1ResponseReader::State::kHead || st == http::H1ResponseReader::State::kDone) {
         outcome.status = up->reader->head().status;
         auto grpc = up->reader->head().header("grpc-status");
@@ -185,7 +195,8 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
       detail = guard.expired() ? "no response within the timeout" : "upstream stream closed while sending";
     }
     stream->reset();
-    if (reused && !got_bytes && !guard.expired()) continue;
+    // Sent again unasked only when that is safe to repeat (RFC 9110 9.2.2).
+    if (reused && !got_bytes && !guard.expired() && idempotent) continue;
     co_return nullptr;
   }
   co_return nullptr;
@@ -199,6 +210,7 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
   std::map<std::string, std::string> subset(dest.subset_labels().begin(), dest.subset_labels().end());
   auto eps = upstream::endpointsFor(*d.state, *svc, port, subset);
+  eps.erase(std::remove_if(eps.begin(), eps.end(), [](const auto& e) { return !e.hbone; }), eps.end());
   Worker& w = *workers_[d.worker];
   upstream::PickInput in;
   in.policy = ambit::route::v1::TrafficPolicy::ROUND_ROBIN;
@@ -207,7 +219,14 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   if (!idx) return;
   // Envoy marks a shadow request's authority with "-shadow".
   for (auto& h : headers) {
-    if (h.name == "host") h.value += "-shadow";
+    if (h.name != "host") continue;
+    auto colon = h.value.rfind(':');
+    bool has_port = colon != std::string::npos && h.value.find(']', colon) == std::string::npos;
+    if (has_port) {
+      h.value.insert(colon, "-shadow");
+    } else {
+      h.value += "-shadow";
+    }
   }
   auto bytes = std::make_shared<std::string>(http::serializeRequest(method, target, headers, body));
   auto ep = eps[*idx];
@@ -230,7 +249,7 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
           up->body.clear();
           if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) break;
         }
-        if (up->done && up->reader->head().keep_alive && !guard.expired()) {
+        if (up->done && up->reader->head().keep_alive && up->in.empty() && !guard.expired()) {
           releaseStream(*workers_[copy->worker], ep, up->stream);
         } else {
           up->stream->reset();

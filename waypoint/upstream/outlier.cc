@@ -17,7 +17,10 @@ bool OutlierTracker::record(const std::string& host, const std::string& endpoint
                             const OutlierPolicy& policy, std::size_t host_endpoints, Clock::time_point now) {
   if (!policy.enabled()) return false;
   std::lock_guard lock(mu_);
-  State& s = endpoints_[endpoint];
+  bool five_any = status == 0 || status >= 500;
+  auto found = endpoints_.find(endpoint);
+  if (found == endpoints_.end() && !five_any) return false;  // healthy and never failed: nothing to keep
+  State& s = found != endpoints_.end() ? found->second : endpoints_[endpoint];
   s.host = host;
   bool gateway = status == 0 || status == 502 || status == 503 || status == 504;
   bool five = status == 0 || status >= 500;
@@ -32,6 +35,7 @@ bool OutlierTracker::record(const std::string& host, const std::string& endpoint
         s.healthy_since = now;
       }
     }
+    if (s.multiplier == 0 && now >= s.ejected_until) endpoints_.erase(endpoint);  // back to no state
     return false;
   }
   if (now < s.ejected_until) return false;  // already out
