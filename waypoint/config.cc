@@ -17,106 +17,79 @@ config::Schema<WaypointConfig> waypointSchema() {
   using Esc = http::NormalizeOptions::EscapedSlashes;
   config::Schema<C> s("waypoint");
   app::addServiceFields<C>(s, [](C& c) -> app::ServiceConfig& { return c.service; });
+  xds::addControlPlaneFields<C>(
+      s, [](C& c) -> xds::ControlPlaneConfig& { return c.control_plane; }, "the waypoint's",
+      "the waypoint's certificate");
   s.field<std::string>(
        "gateway.name", "the Gateway (class istio-waypoint / ambit-waypoint) this waypoint serves",
-       [](C & c) -> auto& { return c.proxy.name; }, config::nonEmpty())
+       [](C& c) -> auto& { return c.proxy.name; }, config::nonEmpty())
       .field<std::string>(
-          "gateway.namespace", "the Gateway's namespace", [](C & c) -> auto& { return c.proxy.ns; },
+          "gateway.namespace", "the Gateway's namespace", [](C& c) -> auto& { return c.proxy.ns; },
           config::nonEmpty())
       .field<std::string>(
           "identity.service_account", "service account of the waypoint's SPIFFE identity",
-          [](C & c) -> auto& { return c.proxy.service_account; }, config::nonEmpty())
+          [](C& c) -> auto& { return c.proxy.service_account; }, config::nonEmpty())
       .field<std::string>(
           "mesh.trust_domain", "SPIFFE trust domain of the waypoint and its peers",
-          [](C & c) -> auto& { return c.proxy.trust_domain; }, config::nonEmpty())
+          [](C& c) -> auto& { return c.proxy.trust_domain; }, config::nonEmpty())
       .field<std::string>(
           "network", "network of this waypoint ('' = default)",
-          [](C & c) -> auto& { return c.proxy.network; })
+          [](C& c) -> auto& { return c.proxy.network; })
       .field<std::string>(
           "listen.address", "address of the HBONE listener (the waypoint pod's IP)",
-          [](C & c) -> auto& { return c.proxy.listen_address; }, config::nonEmpty())
+          [](C& c) -> auto& { return c.proxy.listen_address; }, config::nonEmpty())
       .field<uint16_t>(
           "ports.hbone", "HBONE port: the waypoint's listener and each endpoint's node proxy",
-          [](C & c) -> auto& { return c.proxy.hbone_port; }, config::inRange<uint16_t>(1, 65535))
+          [](C& c) -> auto& { return c.proxy.hbone_port; }, config::inRange<uint16_t>(1, 65535))
       .field<std::string>(
           "upstream.source_address", "local address of outgoing HBONE connections ('' = any)",
-          [](C & c) -> auto& { return c.proxy.source_address; })
-      .field<std::string>(
-          "xds.address", "ambitd's xDS address (host:port)", [](C & c) -> auto& { return c.xds_address; },
-          config::nonEmpty())
-      .field<bool>(
-          "xds.tls", "use TLS to ambitd (false only for a local lab on loopback)",
-          [](C & c) -> auto& { return c.xds_tls; })
-      .field<std::string>(
-          "xds.root_cert", "PEM file with the root ambitd's certificate chains to",
-          [](C & c) -> auto& { return c.xds_root_cert; })
-      .field<std::string>(
-          "xds.server_name", "DNS name ambitd's TLS certificate must carry",
-          [](C & c) -> auto& { return c.xds_server_name; })
-      .field<ms>(
-          "xds.max_backoff", "longest wait between reconnects to ambitd",
-          [](C & c) -> auto& { return c.xds_max_backoff; }, config::positiveDuration())
-      .field<std::string>(
-          "ca.address", "CA address (host:port; '' = xds.address)",
-          [](C & c) -> auto& { return c.ca_address; })
-      .field<std::string>(
-          "ca.token_file", "file holding the waypoint's bearer token for the CA",
-          [](C & c) -> auto& { return c.ca_token_file; }, config::nonEmpty())
-      .field<ms>(
-          "ca.certificate_ttl", "lifetime asked for the waypoint's certificate (refreshed at half-life)",
-          [](C & c) -> auto& { return c.certificate_ttl; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.source_address; })
       .field<ms>(
           "timeouts.connect", "connect timeout to an endpoint's node proxy",
-          [](C & c) -> auto& { return c.proxy.connect_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.connect_timeout; }, config::positiveDuration())
       .field<ms>(
           "timeouts.handshake", "TLS handshake timeout",
-          [](C & c) -> auto& { return c.proxy.handshake_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.handshake_timeout; }, config::positiveDuration())
       .field<ms>(
           "timeouts.request_header", "a request's head must arrive within this",
-          [](C & c) -> auto& { return c.proxy.request_header_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.request_header_timeout; }, config::positiveDuration())
       .field<ms>(
           "timeouts.idle", "a keep-alive connection without a request closes after this",
-          [](C & c) -> auto& { return c.proxy.idle_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.idle_timeout; }, config::positiveDuration())
       .field<ms>(
           "timeouts.upstream_idle", "an idle keep-alive connection to an endpoint closes after this",
-          [](C & c) -> auto& { return c.proxy.upstream_idle_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.upstream_idle_timeout; }, config::positiveDuration())
       .field<uint64_t>(
           "limits.max_header_bytes", "largest request head (431 beyond)",
-          [](C & c) -> auto& { return c.proxy.limits.max_header_bytes; },
+          [](C& c) -> auto& { return c.proxy.limits.max_header_bytes; },
           config::inRange<uint64_t>(1024, 1u << 20))
       .field<uint64_t>(
           "limits.max_headers", "most request header fields (431 beyond)",
-          [](C & c) -> auto& { return c.proxy.limits.max_headers; }, config::inRange<uint64_t>(1, 1000))
+          [](C& c) -> auto& { return c.proxy.limits.max_headers; }, config::inRange<uint64_t>(1, 1000))
       .field<uint64_t>(
           "limits.max_body_bytes", "largest request body, buffered whole for retries (413 beyond)",
-          [](C & c) -> auto& { return c.proxy.limits.max_body_bytes; },
+          [](C& c) -> auto& { return c.proxy.limits.max_body_bytes; },
           config::inRange<uint64_t>(0, 64u << 20))
       .field<uint64_t>(
           "limits.max_idle_upstream", "idle keep-alive streams kept per endpoint and worker",
-          [](C & c) -> auto& { return c.proxy.max_idle_upstream; }, config::inRange<uint64_t>(0, 10000))
+          [](C& c) -> auto& { return c.proxy.max_idle_upstream; }, config::inRange<uint64_t>(0, 10000))
       .enumField<Esc>(
           "path.escaped_slashes",
           "what %2F and %5C in a path become before routing and policy: decode (default), keep, reject",
-          [](C & c) -> auto& { return c.proxy.normalize.escaped_slashes; },
+          [](C& c) -> auto& { return c.proxy.normalize.escaped_slashes; },
           {{"decode", Esc::kDecode}, {"keep", Esc::kKeep}, {"reject", Esc::kReject}})
       .field<bool>(
           "path.merge_slashes", "merge repeated slashes in a path before routing and policy",
-          [](C & c) -> auto& { return c.proxy.normalize.merge_slashes; })
+          [](C& c) -> auto& { return c.proxy.normalize.merge_slashes; })
       .field<bool>(
-          "access_log", "an access-log line per request", [](C & c) -> auto& { return c.proxy.access_log; })
+          "access_log", "an access-log line per request", [](C& c) -> auto& { return c.proxy.access_log; })
       .field<ms>(
           "hbone.idle_timeout", "pooled HBONE connections without streams close after this",
-          [](C & c) -> auto& { return c.proxy.pool.idle_timeout; }, config::positiveDuration())
+          [](C& c) -> auto& { return c.proxy.pool.idle_timeout; }, config::positiveDuration())
       .field<ms>(
           "hbone.ping_interval", "HBONE keepalive PING interval",
-          [](C & c) -> auto& { return c.proxy.server_limits.ping_interval; }, config::positiveDuration())
-      .validate([](const C& c) {
-        std::vector<config::ConfigIssue> out;
-        if (c.xds_tls && c.xds_root_cert.empty()) {
-          out.push_back({"", "xds.root_cert", "required when xds.tls is true"});
-        }
-        return out;
-      });
+          [](C& c) -> auto& { return c.proxy.server_limits.ping_interval; }, config::positiveDuration())
+      .validate([](const C& c) { return xds::controlPlaneIssues(c.control_plane); });
   return s;
 }
 

@@ -7,6 +7,7 @@
 
 #include "common/app/service.h"
 #include "common/config/schema.h"
+#include "common/xds/control_plane_config.h"
 #include "common/hbone/connection.h"
 #include "common/hbone/pool.h"
 #include "waypoint/http/h1_request.h"
@@ -42,14 +43,7 @@ struct ProxyConfig {
 struct WaypointConfig {
   app::ServiceConfig service;
   ProxyConfig proxy;
-  std::string xds_address = "127.0.0.1:15012";
-  bool xds_tls = true;
-  std::string xds_root_cert;
-  std::string xds_server_name = "ambitd.istio-system.svc";
-  std::string ca_address;     // "" = xds_address
-  std::string ca_token_file;  // the waypoint's bearer token for the CA
-  std::chrono::milliseconds certificate_ttl{std::chrono::hours(24)};
-  std::chrono::milliseconds xds_max_backoff{std::chrono::seconds(30)};
+  xds::ControlPlaneConfig control_plane;
   WaypointConfig();
 };
 

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   cfg.proxy.pool.limits.ping_timeout = cfg.proxy.server_limits.ping_timeout =
       2 * cfg.proxy.server_limits.ping_interval;
 
-  auto access = xds::readControlPlaneAccess(cfg.ca_token_file, cfg.xds_tls, cfg.xds_root_cert);
+  auto access = xds::readControlPlaneAccess(cfg.control_plane);
   if (!access) {
     log::error(*logger, "start_failed", "error", access.error().message);
     return 1;
@@ -41,25 +41,24 @@ int main(int argc, char** argv) {
   ztunnel::StateStore state;
   waypoint::RouteStore routes;
   ztunnel::identity::ManagerOptions id_opts;
-  id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
+  id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.control_plane.certificate_ttl);
   ztunnel::identity::Manager identities(
-      ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address,
-                                          cfg.xds_tls, root_pem, cfg.xds_server_name, access->token),
+      ztunnel::identity::makeGrpcCaClient(cfg.control_plane.caTarget(), cfg.control_plane.xds_tls, root_pem,
+                                          cfg.control_plane.xds_server_name, access->token),
       id_opts);
   std::unique_ptr<waypoint::Waypoint> proxy_ptr;
   app::Service service("waypoint", cfg.service);
   proxy_ptr = std::make_unique<waypoint::Waypoint>(cfg.proxy, service, state, routes, identities);
   auto& proxy = *proxy_ptr;
 
-  auto xo = xds::clientOptions(cfg.xds_address, cfg.xds_tls, root_pem, cfg.xds_server_name,
-                               cfg.xds_max_backoff, "waypoint~" + cfg.proxy.ns + "/" + cfg.proxy.name);
+  auto xo = xds::clientOptions(cfg.control_plane, root_pem, "waypoint~" + cfg.proxy.ns + "/" + cfg.proxy.name);
   (*xo.node.mutable_metadata()->mutable_fields())["NAMESPACE"].set_string_value(cfg.proxy.ns);
   (*xo.node.mutable_metadata()->mutable_fields())["GATEWAY_NAME"].set_string_value(cfg.proxy.name);
   xds::DeltaClient xds(xo, {&state.addressHandler(), &routes.hostHandler(), &routes.policyHandler()});
   proxy.setConfigured([&xds] { return xds.synced(); });
 
   service.setReadiness([&]() -> admin::Readiness {
-    if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.xds_address};
+    if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.control_plane.xds_address};
     if (!identities.store(proxy.identity())->current())
       return {false, "waiting for the waypoint's certificate"};
     return {true, "ready"};
@@ -93,7 +92,7 @@ int main(int argc, char** argv) {
   auto ep = proxy.endpoint();
   log::info(*logger, "waypoint_started", "gateway", cfg.proxy.ns + "/" + cfg.proxy.name, "identity",
             proxy.identity().toString(), "hbone", ep.address().to_string() + ":" + std::to_string(ep.port()),
-            "xds", cfg.xds_address, "admin_port", service.adminEndpoint().port());
+            "xds", cfg.control_plane.xds_address, "admin_port", service.adminEndpoint().port());
   int rc = service.runUntilShutdown();
   xds.stop();
   identities.stop();

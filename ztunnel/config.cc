@@ -15,27 +15,13 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
   using ms = std::chrono::milliseconds;
   config::Schema<C> s("ztunnel");
   app::addServiceFields<C>(s, [](C& c) -> app::ServiceConfig& { return c.service; });
+  xds::addControlPlaneFields<C>(
+      s, [](C& c) -> xds::ControlPlaneConfig& { return c.control_plane; }, "this node's", "workload certificates");
   s.field<std::string>("node_name", "the node this proxy serves (workloads scheduled there are its own)",
                        [](C& c) -> auto& { return c.proxy.node_name; }, config::nonEmpty())
       .field<std::string>("network", "network of this node ('' = default)", [](C& c) -> auto& { return c.proxy.network; })
       .field<std::string>("mesh.trust_domain", "SPIFFE trust domain peers must belong to",
                           [](C& c) -> auto& { return c.proxy.trust_domain; }, config::nonEmpty())
-      .field<std::string>("xds.address", "ambitd's xDS address (host:port)", [](C& c) -> auto& { return c.xds_address; },
-                          config::nonEmpty())
-      .field<bool>("xds.tls", "use TLS to ambitd (false only for a local lab on loopback)",
-                   [](C& c) -> auto& { return c.xds_tls; })
-      .field<std::string>("xds.root_cert", "PEM file with the root ambitd's certificate chains to",
-                          [](C& c) -> auto& { return c.xds_root_cert; })
-      .field<std::string>("xds.server_name", "DNS name ambitd's TLS certificate must carry",
-                          [](C& c) -> auto& { return c.xds_server_name; })
-      .field<ms>("xds.max_backoff", "longest wait between reconnects to ambitd",
-                 [](C& c) -> auto& { return c.xds_max_backoff; }, config::positiveDuration())
-      .field<std::string>("ca.address", "CA address (host:port; '' = xds.address)",
-                          [](C& c) -> auto& { return c.ca_address; })
-      .field<std::string>("ca.token_file", "file holding this node's bearer token for the CA",
-                          [](C& c) -> auto& { return c.ca_token_file; }, config::nonEmpty())
-      .field<ms>("ca.certificate_ttl", "lifetime asked for workload certificates (refreshed at half-life)",
-                 [](C& c) -> auto& { return c.certificate_ttl; }, config::positiveDuration())
       .field<uint16_t>("ports.hbone", "inbound HBONE port on each workload address",
                        [](C& c) -> auto& { return c.proxy.hbone_port; }, config::inRange<uint16_t>(1, 65535))
       .field<uint16_t>("ports.inbound_plaintext", "inbound plaintext capture port (0 = off)",
@@ -66,10 +52,7 @@ config::Schema<ZtunnelConfig> ztunnelSchema() {
       .field<ms>("hbone.ping_interval", "HBONE keepalive PING interval",
                  [](C& c) -> auto& { return c.proxy.server_limits.ping_interval; }, config::positiveDuration())
       .validate([](const C& c) {
-        std::vector<config::ConfigIssue> out;
-        if (c.xds_tls && c.xds_root_cert.empty()) {
-          out.push_back({"", "xds.root_cert", "required when xds.tls is true"});
-        }
+        auto out = xds::controlPlaneIssues(c.control_plane);
         if (c.proxy.inpod && c.inpod_socket.empty()) {
           out.push_back({"", "inpod.socket", "required when inpod.enabled is true"});
         }

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   cfg.proxy.pool.limits.ping_interval = cfg.proxy.server_limits.ping_interval;
   cfg.proxy.pool.limits.ping_timeout = cfg.proxy.server_limits.ping_timeout = 2 * cfg.proxy.server_limits.ping_interval;
 
-  auto access = xds::readControlPlaneAccess(cfg.ca_token_file, cfg.xds_tls, cfg.xds_root_cert);
+  auto access = xds::readControlPlaneAccess(cfg.control_plane);
   if (!access) {
     log::error(*logger, "start_failed", "error", access.error().message);
     return 1;
@@ -44,18 +44,17 @@ int main(int argc, char** argv) {
   std::unique_ptr<ztunnel::proxy::Proxy> proxy_ptr;
   app::Service service("ztunnel", cfg.service);
   ztunnel::identity::ManagerOptions id_opts;
-  id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.certificate_ttl);
+  id_opts.ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.control_plane.certificate_ttl);
   identities_ptr = std::make_unique<ztunnel::identity::Manager>(
-      ztunnel::identity::makeGrpcCaClient(cfg.ca_address.empty() ? cfg.xds_address : cfg.ca_address, cfg.xds_tls,
-                                          root_pem, cfg.xds_server_name, access->token),
+      ztunnel::identity::makeGrpcCaClient(cfg.control_plane.caTarget(), cfg.control_plane.xds_tls, root_pem,
+                                          cfg.control_plane.xds_server_name, access->token),
       id_opts);
   auto& identities = *identities_ptr;
   proxy_ptr = std::make_unique<ztunnel::proxy::Proxy>(cfg.proxy, service, state, identities);
   auto& proxy = *proxy_ptr;
   state.onUpdate([&proxy](const auto& s) { proxy.onState(s); });
 
-  auto xo = xds::clientOptions(cfg.xds_address, cfg.xds_tls, root_pem, cfg.xds_server_name, cfg.xds_max_backoff,
-                               "ztunnel~" + cfg.proxy.node_name);
+  auto xo = xds::clientOptions(cfg.control_plane, root_pem, "ztunnel~" + cfg.proxy.node_name);
   (*xo.node.mutable_metadata()->mutable_fields())["NODE_NAME"].set_string_value(cfg.proxy.node_name);
   xds::DeltaClient xds(xo, {&state.addressHandler(), &state.authorizationHandler()});
 
@@ -68,7 +67,7 @@ int main(int argc, char** argv) {
   }
 
   service.setReadiness([&]() -> admin::Readiness {
-    if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.xds_address};
+    if (!xds.synced()) return {false, "waiting for the first xDS config from " + cfg.control_plane.xds_address};
     if (agent && !agent->synced()) return {false, "waiting for the node agent's snapshot on " + cfg.inpod_socket};
     return {true, "ready"};
   });
@@ -110,7 +109,7 @@ int main(int argc, char** argv) {
   }
   auto socks = proxy.socks5Endpoint();
   log::info(*logger, "ztunnel_started", "node", cfg.proxy.node_name, "mode", cfg.proxy.inpod ? "inpod" : "shared",
-            "xds", cfg.xds_address, "socks5_port",
+            "xds", cfg.control_plane.xds_address, "socks5_port",
             socks ? socks->port() : 0, "admin_port", service.adminEndpoint().port());
   int rc = service.runUntilShutdown();
   stopping = true;

@@ -15,35 +15,32 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-Result<ControlPlaneAccess> readControlPlaneAccess(const std::string& token_file, bool tls,
-                                                  const std::string& root_cert_file) {
+Result<ControlPlaneAccess> readControlPlaneAccess(const ControlPlaneConfig& c) {
   ControlPlaneAccess out;
-  auto token = readFile(token_file);
+  auto token = readFile(c.ca_token_file);
   if (!token) return token.error().wrap("ca.token_file");
   out.token = trim(*token);
-  if (tls) {
-    auto root = readFile(root_cert_file);
+  if (c.xds_tls) {
+    auto root = readFile(c.xds_root_cert);
     if (!root) return root.error().wrap("xds.root_cert");
     out.root_pem = *root;
   }
   return out;
 }
 
-ClientOptions clientOptions(const std::string& address, bool tls, const std::string& root_pem,
-                            const std::string& server_name, std::chrono::milliseconds max_backoff,
-                            const std::string& node_id) {
+ClientOptions clientOptions(const ControlPlaneConfig& c, const std::string& root_pem, const std::string& node_id) {
   ClientOptions o;
-  o.target = address;
-  if (tls) {
+  o.target = c.xds_address;
+  if (c.xds_tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = root_pem;
     o.credentials = grpc::SslCredentials(ssl);
-    o.tls_server_name = server_name;
+    o.tls_server_name = c.xds_server_name;
   } else {
     o.credentials = grpc::InsecureChannelCredentials();
   }
   o.node.set_id(node_id);
-  o.max_backoff = max_backoff;
+  o.max_backoff = c.xds_max_backoff;
   return o;
 }
 

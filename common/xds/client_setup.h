@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/base/result.h"
+#include "common/xds/control_plane_config.h"
 #include "common/xds/delta_client.h"
 
 namespace ambit::xds {
@@ -17,13 +18,10 @@ struct ControlPlaneAccess {
 };
 
 // Errors name the config field ("ca.token_file: ...", "xds.root_cert: ...").
-Result<ControlPlaneAccess> readControlPlaneAccess(const std::string& token_file, bool tls,
-                                                  const std::string& root_cert_file);
+Result<ControlPlaneAccess> readControlPlaneAccess(const ControlPlaneConfig& c);
 
 // TLS (verifying `server_name` against `root_pem`) or, for a loopback lab,
 // plaintext; the node id is the caller's.
-ClientOptions clientOptions(const std::string& address, bool tls, const std::string& root_pem,
-                            const std::string& server_name, std::chrono::milliseconds max_backoff,
-                            const std::string& node_id);
+ClientOptions clientOptions(const ControlPlaneConfig& c, const std::string& root_pem, const std::string& node_id);
 
 }  // namespace ambit::xds

@@ -25,13 +25,12 @@ void setStringMatch(sec::StringMatch* m, std::string v, bool strip_spiffe) {
   }
 }
 
-void addStrings(google::protobuf::RepeatedPtrField<sec::StringMatch>* out,
-                const std::vector<std::string>& values, bool strip_spiffe = false) {
+void addStrings(google::protobuf::RepeatedPtrField<sec::StringMatch>* out, const std::vector<std::string>& values,
+                bool strip_spiffe = false) {
   for (const auto& v : values) setStringMatch(out->Add(), v, strip_spiffe);
 }
 
-void addAddresses(google::protobuf::RepeatedPtrField<sec::Address>* out,
-                  const std::vector<std::string>& blocks) {
+void addAddresses(google::protobuf::RepeatedPtrField<sec::Address>* out, const std::vector<std::string>& blocks) {
   for (const auto& b : blocks) {
     auto slash = b.find('/');
     std::string ip = b.substr(0, slash);
@@ -63,8 +62,8 @@ void addServiceAccounts(google::protobuf::RepeatedPtrField<sec::ServiceAccountMa
 }
 
 bool isL4ConditionKey(const std::string& key) {
-  return key == "source.ip" || key == "source.namespace" || key == "source.principal" ||
-         key == "destination.ip" || key == "destination.port" || key == "remote.ip";
+  return key == "source.ip" || key == "source.namespace" || key == "source.principal" || key == "destination.ip" ||
+         key == "destination.port" || key == "remote.ip";
 }
 
 // The L7 parts of a rule: what an L4 proxy cannot see.
@@ -131,6 +130,21 @@ std::string joinFields(const std::vector<std::string>& f) {
   return out;
 }
 
+// CUSTOM (external authorization) is not supported: warns, and says so.
+bool unsupportedCustom(const AuthorizationPolicy& ap, const std::string& id, std::vector<std::string>& warnings) {
+  if (ap.action != "CUSTOM") return false;
+  warnings.push_back(fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
+                                 "supported by Ambit; the policy is not enforced",
+                                 id));
+  return true;
+}
+
+// Istio's dry-run annotation: evaluated and logged, not enforced.
+bool dryRun(const AuthorizationPolicy& ap) {
+  auto it = ap.meta.annotations.find("istio.io/dry-run");
+  return it != ap.meta.annotations.end() && it->second == "true";
+}
+
 }  // namespace
 
 std::optional<sec::Authorization> translatePolicy(const AuthorizationPolicy& ap, const MeshSettings& mesh,
@@ -138,47 +152,32 @@ std::optional<sec::Authorization> translatePolicy(const AuthorizationPolicy& ap,
   const std::string id = ap.meta.ns + "/" + ap.meta.name;
   if (!ap.target_refs.empty()) return std::nullopt;  // enforced by the waypoint it targets
   if (ap.action == "AUDIT") return std::nullopt;
-  if (ap.action == "CUSTOM") {
-    warnings.push_back(
-        fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
-                    "supported by Ambit; the policy is not enforced",
-                    id));
-    return std::nullopt;
-  }
+  if (unsupportedCustom(ap, id, warnings)) return std::nullopt;
   sec::Authorization a;
   a.set_name(ap.meta.name);
   a.set_namespace_(ap.meta.ns);
-  if (ap.has_selector)
-    a.set_scope(sec::WORKLOAD_SELECTOR);
-  else if (ap.meta.ns == mesh.root_namespace)
-    a.set_scope(sec::GLOBAL);
-  else
-    a.set_scope(sec::NAMESPACE);
+  if (ap.has_selector) a.set_scope(sec::WORKLOAD_SELECTOR);
+  else if (ap.meta.ns == mesh.root_namespace) a.set_scope(sec::GLOBAL);
+  else a.set_scope(sec::NAMESPACE);
   bool deny = ap.action == "DENY";
   a.set_action(deny ? sec::DENY : sec::ALLOW);
-  // Istio's dry-run annotation: evaluated and logged, not enforced.
-  if (auto it = ap.meta.annotations.find("istio.io/dry-run");
-      it != ap.meta.annotations.end() && it->second == "true") {
-    a.set_dry_run(true);
-  }
+  if (dryRun(ap)) a.set_dry_run(true);
 
   for (std::size_t i = 0; i < ap.rules.size(); ++i) {
     const AuthzRule& rule = ap.rules[i];
     auto l7 = l7Fields(rule);
     if (!l7.empty() && !deny) {
       // ztunnel cannot check these, so the rule must not allow anything here.
-      warnings.push_back(
-          fmt::format("AuthorizationPolicy {} rule {}: ALLOW rule uses L7 fields ({}); ztunnel "
-                      "cannot see them, so the rule matches nothing here (use a waypoint and "
-                      "targetRefs to enforce it)",
-                      id, i, joinFields(l7)));
+      warnings.push_back(fmt::format("AuthorizationPolicy {} rule {}: ALLOW rule uses L7 fields ({}); ztunnel "
+                                     "cannot see them, so the rule matches nothing here (use a waypoint and "
+                                     "targetRefs to enforce it)",
+                                     id, i, joinFields(l7)));
       continue;
     }
     if (!l7.empty()) {
-      warnings.push_back(
-          fmt::format("AuthorizationPolicy {} rule {}: DENY rule uses L7 fields ({}); ztunnel "
-                      "ignores them and denies on the rest of the rule (wider than written)",
-                      id, i, joinFields(l7)));
+      warnings.push_back(fmt::format("AuthorizationPolicy {} rule {}: DENY rule uses L7 fields ({}); ztunnel "
+                                     "ignores them and denies on the rest of the rule (wider than written)",
+                                     id, i, joinFields(l7)));
     }
     sec::Group* g = a.add_groups();
     if (!rule.from.empty()) {
@@ -208,8 +207,7 @@ std::string peerAuthenticationPolicyName(const std::map<uint16_t, std::string>& 
     if (port == 0 || (mode == "STRICT") == default_strict) continue;
     exceptions += "-" + std::to_string(port);
   }
-  if (default_strict)
-    return exceptions.empty() ? "ambit-peer-authn-strict" : "ambit-peer-authn-strict-except" + exceptions;
+  if (default_strict) return exceptions.empty() ? "ambit-peer-authn-strict" : "ambit-peer-authn-strict-except" + exceptions;
   return exceptions.empty() ? "" : "ambit-peer-authn-strict-ports" + exceptions;
 }
 
@@ -230,13 +228,10 @@ sec::Authorization peerAuthenticationPolicy(const std::string& ns, const std::st
   sec::Match ports;
   for (const auto& [port, mode] : modes) {
     if (port == 0 || (mode == "STRICT") == default_strict) continue;
-    if (default_strict)
-      ports.add_not_destination_ports(port);
-    else
-      ports.add_destination_ports(port);
+    if (default_strict) ports.add_not_destination_ports(port);
+    else ports.add_destination_ports(port);
   }
-  if (ports.destination_ports_size() || ports.not_destination_ports_size())
-    *g->add_rules()->add_matches() = ports;
+  if (ports.destination_ports_size() || ports.not_destination_ports_size()) *g->add_rules()->add_matches() = ports;
   return a;
 }
 
@@ -271,23 +266,14 @@ std::optional<ambit::authz::v1::HttpPolicy> translateHttpPolicy(const Authorizat
   namespace av1 = ambit::authz::v1;
   if (ap.target_refs.empty()) return std::nullopt;
   const std::string id = ap.meta.ns + "/" + ap.meta.name;
-  if (ap.action == "CUSTOM") {
-    warnings.push_back(
-        fmt::format("AuthorizationPolicy {}: action CUSTOM (external authorization) is not "
-                    "supported by Ambit; the policy is not enforced",
-                    id));
-    return std::nullopt;
-  }
+  if (unsupportedCustom(ap, id, warnings)) return std::nullopt;
   av1::HttpPolicy p;
   p.set_namespace_(ap.meta.ns);
   p.set_name(ap.meta.name);
   p.set_action(ap.action == "DENY"    ? av1::HttpPolicy::DENY
                : ap.action == "AUDIT" ? av1::HttpPolicy::AUDIT
                                       : av1::HttpPolicy::ALLOW);
-  if (auto it = ap.meta.annotations.find("istio.io/dry-run");
-      it != ap.meta.annotations.end() && it->second == "true") {
-    p.set_dry_run(true);
-  }
+  if (dryRun(ap)) p.set_dry_run(true);
   for (const auto& t : ap.target_refs) {
     bool gateway = t.kind == "Gateway" && (t.group.empty() || t.group == "gateway.networking.k8s.io");
     bool service = t.kind == "Service" && (t.group.empty() || t.group == "core");

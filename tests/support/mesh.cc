@@ -17,9 +17,8 @@ uint16_t portOf(const std::string& host_port) {
 // Admin, stats and readiness on loopback ports the kernel picks (read back
 // from the "msg=started" line).
 std::vector<std::string> loopbackAdmin() {
-  return {"--admin.port",           "0", "--admin.stats_address",     "127.0.0.1",
-          "--admin.stats_port",     "0", "--admin.readiness_address", "127.0.0.1",
-          "--admin.readiness_port", "0"};
+  return {"--admin.port", "0", "--admin.stats_address", "127.0.0.1", "--admin.stats_port", "0",
+          "--admin.readiness_address", "127.0.0.1", "--admin.readiness_port", "0"};
 }
 
 std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -29,8 +28,7 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 }  // namespace
 
-std::string twoNodeMeshYaml(const std::string& client_ip, const std::string& backend_ip,
-                            const std::string& vip) {
+std::string twoNodeMeshYaml(const std::string& client_ip, const std::string& backend_ip, const std::string& vip) {
   return R"(apiVersion: v1
 kind: Namespace
 metadata: {name: demo, labels: {istio.io/dataplane-mode: ambient}}
@@ -39,21 +37,18 @@ apiVersion: v1
 kind: Pod
 metadata: {name: client, namespace: demo, labels: {app: client}}
 spec: {serviceAccountName: client, nodeName: node-a}
-status: {podIP: )" +
-         client_ip + R"(}
+status: {podIP: )" + client_ip + R"(}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: backend, namespace: demo, labels: {app: backend}}
 spec: {serviceAccountName: backend, nodeName: node-b}
-status: {podIP: )" +
-         backend_ip + R"(}
+status: {podIP: )" + backend_ip + R"(}
 ---
 apiVersion: v1
 kind: Service
 metadata: {name: backend, namespace: demo}
-spec: {clusterIP: )" +
-         vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 80, targetPort: 8080}]}
+spec: {clusterIP: )" + vip + R"(, selector: {app: backend}, ports: [{name: tcp, port: 80, targetPort: 8080}]}
 )";
 }
 
@@ -94,11 +89,11 @@ spec: {clusterIP: )" +
 
 std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* tls_port) {
   auto p = std::make_unique<ChildProcess>(
-      AMBITD_BINARY, concat({"--config_dir", dir + "/config", "--xds.address", "127.0.0.1",
-                             "--xds.plaintext_port", "0", "--xds.tls_port", "0", "--ca.state_dir",
-                             dir + "/state", "--ca.cacerts_dir", dir + "/no-cacerts", "--ca.token_file",
-                             dir + "/tokens.yaml", "--workers", "1", "--push.debounce", "20ms"},
-                            loopbackAdmin()));
+      AMBITD_BINARY,
+      concat({"--config_dir", dir + "/config", "--xds.address", "127.0.0.1", "--xds.plaintext_port", "0",
+              "--xds.tls_port", "0", "--ca.state_dir", dir + "/state", "--ca.cacerts_dir", dir + "/no-cacerts",
+              "--ca.token_file", dir + "/tokens.yaml", "--workers", "1", "--push.debounce", "20ms"},
+             loopbackAdmin()));
   auto line = p->waitForLine("msg=xds_listening", 20s);
   if (!line) {
     ADD_FAILURE() << "ambitd did not start:\n" << p->output();
@@ -110,12 +105,11 @@ std::unique_ptr<ChildProcess> startAmbitd(const std::string& dir, std::string* t
 
 ZtunnelProcess startZtunnel(const std::string& dir, const std::string& tls_port, const std::string& node,
                             const std::string& token, const std::vector<std::string>& extra) {
-  auto args =
-      concat(concat({"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port, "--xds.root_cert",
-                     dir + "/state/root-cert.pem", "--ca.token_file", dir + "/" + token, "--socks5.port", "0",
-                     "--workers", "2", "--drain_deadline", "2s", "--xds.max_backoff", "2s"},
-                    loopbackAdmin()),
-             extra);
+  auto args = concat(concat({"--node_name", node, "--xds.address", "127.0.0.1:" + tls_port, "--xds.root_cert",
+                             dir + "/state/root-cert.pem", "--ca.token_file", dir + "/" + token, "--socks5.port", "0",
+                             "--workers", "2", "--drain_deadline", "2s", "--xds.max_backoff", "2s"},
+                            loopbackAdmin()),
+                     extra);
   ZtunnelProcess z;
   z.proc = std::make_unique<ChildProcess>(ZTUNNEL_BINARY, args);
   auto started = z.proc->waitForLine("msg=started", 20s);

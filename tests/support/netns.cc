@@ -1,31 +1,30 @@
 #include "tests/support/netns.h"
 
-#include <atomic>
-#include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <random>
-#include <stdexcept>
-#include <unistd.h>
+#include "common/base/mounts.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
-#include "common/base/mounts.h"
+#include <cstddef>
+#include <cstring>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
 
 namespace ambit::test {
 
-bool isMounted(const std::string& dir) {
-  return isMountPoint(dir);
-}
+bool isMounted(const std::string& dir) { return isMountPoint(dir); }
 
 std::string uniqueName(const std::string& stem) {
   static std::atomic<int> counter{0};
   static const unsigned salt = std::random_device{}() % 1000;
-  return stem + std::to_string(::getpid() % 100000) + "x" + std::to_string(salt) + "n" +
-         std::to_string(counter++);
+  return stem + std::to_string(::getpid() % 100000) + "x" + std::to_string(salt) + "n" + std::to_string(counter++);
 }
 
 AddressBlock::AddressBlock() {
@@ -55,13 +54,9 @@ AddressBlock::~AddressBlock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string AddressBlock::ip(int host) const {
-  return "198.19." + std::to_string(block_) + "." + std::to_string(host);
-}
+std::string AddressBlock::ip(int host) const { return "198.19." + std::to_string(block_) + "." + std::to_string(host); }
 
-std::string cgroup2Root() {
-  return ambit::cgroup2Root();
-}
+std::string cgroup2Root() { return ambit::cgroup2Root(); }
 
 int shell(const std::string& cmd) {
   int rc = std::system(cmd.c_str());
@@ -80,9 +75,7 @@ ScopedNetns::ScopedNetns(std::string name) : name_(std::move(name)) {
   exec("ip link set lo up");
 }
 
-ScopedNetns::~ScopedNetns() {
-  shell("ip netns del " + name_ + " 2>/dev/null");
-}
+ScopedNetns::~ScopedNetns() { shell("ip netns del " + name_ + " 2>/dev/null"); }
 
 int ScopedNetns::exec(const std::string& cmd) const {
   return shell("ip netns exec " + name_ + " sh -c '" + cmd + "'");

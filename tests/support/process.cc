@@ -1,13 +1,13 @@
 // ChildProcess: fork/exec with stderr on a pipe.
 #include "tests/support/process.h"
 
-#include <cstring>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <sys/wait.h>
+#include <cstring>
 
 namespace ambit::test {
 
@@ -73,8 +73,7 @@ std::string ChildProcess::output() const {
   return output_;
 }
 
-std::optional<std::string> ChildProcess::waitForLine(const std::string& needle,
-                                                     std::chrono::milliseconds timeout) {
+std::optional<std::string> ChildProcess::waitForLine(const std::string& needle, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mu_);
   for (;;) {

@@ -2,6 +2,8 @@
 // waits for a log line with a timeout, and always stops it (SIGTERM, then SIGKILL).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,8 +12,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <sys/types.h>
 
 namespace ambit::test {
 

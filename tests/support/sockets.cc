@@ -1,14 +1,14 @@
 #include "tests/support/sockets.h"
 
-#include <cstring>
-#include <poll.h>
-#include <stdexcept>
-#include <unistd.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
 
 namespace ambit::test {
 
@@ -116,8 +116,7 @@ void EchoServer::run() {
   }
 }
 
-SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const std::string& dst_ip,
-                         uint16_t dst_port) {
+SocksResult socksConnect(const std::string& src_ip, uint16_t socks_port, const std::string& dst_ip, uint16_t dst_port) {
   SocksResult r;
   r.fd = Fd(::socket(AF_INET, SOCK_STREAM, 0));
   int fd = r.fd.get();

@@ -29,9 +29,8 @@ TestPki::TestPki(std::string trust_domain, std::string name)
   tls::CertSpec intermediate_spec = root_spec;
   intermediate_spec.common_name = name + " Intermediate CA";
   intermediate_spec.path_len = 0;
-  intermediate_ =
-      unwrap(tls::issueCertificate(intermediate_spec, intermediate_key_.get(), root_.get(), root_key_.get()),
-             "intermediate CA");
+  intermediate_ = unwrap(tls::issueCertificate(intermediate_spec, intermediate_key_.get(), root_.get(), root_key_.get()),
+                         "intermediate CA");
 }
 
 tls::TrustBundle TestPki::trustBundle() const {
@@ -40,9 +39,7 @@ tls::TrustBundle TestPki::trustBundle() const {
   return unwrap(tls::TrustBundle::fromCertificates(std::move(roots)), "trust bundle");
 }
 
-std::string TestPki::rootPem() const {
-  return tls::toPem(root_.get());
-}
+std::string TestPki::rootPem() const { return tls::toPem(root_.get()); }
 
 tls::CertSpec TestPki::leafSpec(const tls::Identity& id) const {
   tls::CertSpec spec;

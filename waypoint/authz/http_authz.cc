@@ -1,10 +1,10 @@
 #include "waypoint/authz/http_authz.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
-
-#include <arpa/inet.h>
 
 #include "common/base/ascii.h"
 
@@ -61,8 +61,7 @@ bool sourceMatches(const av1::Source& s, const RequestAttributes& r, Mode mode) 
     }
   }
   if (!ipField(s.ip_blocks(), s.not_ip_blocks(), r.source_ip)) return false;
-  if (!ipField(s.remote_ip_blocks(), s.not_remote_ip_blocks(),
-               r.remote_ip.empty() ? r.source_ip : r.remote_ip)) {
+  if (!ipField(s.remote_ip_blocks(), s.not_remote_ip_blocks(), r.remote_ip.empty() ? r.source_ip : r.remote_ip)) {
     return false;
   }
   return true;
@@ -103,8 +102,7 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
   const std::string& key = c.key();
   static constexpr std::string_view kHeader = "request.headers[";
   if (key.rfind(kHeader, 0) == 0 && key.size() > kHeader.size() + 1 && key.back() == ']') {
-    std::string name =
-        asciiLowered(std::string_view(key).substr(kHeader.size(), key.size() - kHeader.size() - 1));
+    std::string name = asciiLowered(std::string_view(key).substr(kHeader.size(), key.size() - kHeader.size() - 1));
     auto values = headerValues(r, name);
     if (values.empty()) return c.values().empty();  // absent: only a not_values-only condition holds
     std::string joined;
@@ -115,22 +113,18 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
       // since a backend may read the list either way.
       for (std::string_view v : values) {
         if (listHolds(c, v)) return true;
-        if (v.find(',') == std::string_view::npos) continue;
-        while (true) {
-          auto comma = v.find(',');
-          std::string_view item = v.substr(0, comma);
-          while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-          while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-          if (listHolds(c, item)) return true;
-          if (comma == std::string_view::npos) break;
-          v.remove_prefix(comma + 1);
+        if (v.find(',') != std::string_view::npos &&
+            anyListItem(v, [&](std::string_view item) { return listHolds(c, item); })) {
+          return true;
         }
       }
       return false;
     }
     return std::all_of(values.begin(), values.end(), [&](std::string_view v) { return listHolds(c, v); });
   }
-  auto ipCond = [&](std::string_view ip) { return ipField(c.values(), c.not_values(), ip); };
+  auto ipCond = [&](std::string_view ip) {
+    return ipField(c.values(), c.not_values(), ip);
+  };
   if (key == "source.ip") return ipCond(r.source_ip);
   if (key == "remote.ip") return ipCond(r.remote_ip.empty() ? r.source_ip : r.remote_ip);
   if (key == "destination.ip") return ipCond(r.destination_ip);
@@ -142,12 +136,12 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
 }
 
 bool ruleMatches(const av1::Rule& rule, const RequestAttributes& r, Mode mode) {
-  if (!rule.from().empty() && std::none_of(rule.from().begin(), rule.from().end(),
-                                           [&](const auto& s) { return sourceMatches(s, r, mode); })) {
+  if (!rule.from().empty() &&
+      std::none_of(rule.from().begin(), rule.from().end(), [&](const auto& s) { return sourceMatches(s, r, mode); })) {
     return false;
   }
-  if (!rule.to().empty() && std::none_of(rule.to().begin(), rule.to().end(),
-                                         [&](const auto& o) { return operationMatches(o, r); })) {
+  if (!rule.to().empty() &&
+      std::none_of(rule.to().begin(), rule.to().end(), [&](const auto& o) { return operationMatches(o, r); })) {
     return false;
   }
   for (const auto& c : rule.when()) {
@@ -163,20 +157,15 @@ bool ruleMatches(const av1::Rule& rule, const RequestAttributes& r, Mode mode) {
 
 bool policyMatches(const av1::HttpPolicy& p, const RequestAttributes& r) {
   Mode mode = p.action() == av1::HttpPolicy::DENY ? Mode::kDeny : Mode::kAllow;
-  return std::any_of(p.rules().begin(), p.rules().end(),
-                     [&](const auto& rule) { return ruleMatches(rule, r, mode); });
+  return std::any_of(p.rules().begin(), p.rules().end(), [&](const auto& rule) { return ruleMatches(rule, r, mode); });
 }
 
-std::string nameOf(const av1::HttpPolicy& p) {
-  return p.namespace_() + "/" + p.name();
-}
+std::string nameOf(const av1::HttpPolicy& p) { return p.namespace_() + "/" + p.name(); }
 
 }  // namespace
 
 bool patternMatches(std::string_view pattern, std::string_view value, bool ignore_case) {
-  auto eq = [ignore_case](std::string_view a, std::string_view b) {
-    return ignore_case ? equalsIgnoreCase(a, b) : a == b;
-  };
+  auto eq = [ignore_case](std::string_view a, std::string_view b) { return ignore_case ? equalsIgnoreCase(a, b) : a == b; };
   if (pattern == "*") return true;  // presence
   if (!pattern.empty() && pattern.back() == '*') {
     auto prefix = pattern.substr(0, pattern.size() - 1);
@@ -194,8 +183,7 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
   int prefix = -1;
   if (auto slash = b.find('/'); slash != std::string::npos) {
     auto bits_text = b.substr(slash + 1);
-    if (bits_text.empty() || bits_text.size() > 3 ||
-        bits_text.find_first_not_of("0123456789") != std::string::npos) {
+    if (bits_text.empty() || bits_text.size() > 3 || bits_text.find_first_not_of("0123456789") != std::string::npos) {
       return false;  // a malformed block matches nothing (never everything)
     }
     prefix = std::stoi(bits_text);
@@ -209,8 +197,7 @@ bool ipInBlock(std::string_view block, std::string_view ip) {
   }
   std::array<unsigned char, 16> net{}, addr{};
   int family = b.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  if (inet_pton(family, b.c_str(), net.data()) != 1 ||
-      inet_pton(family, addr_text.c_str(), addr.data()) != 1) {
+  if (inet_pton(family, b.c_str(), net.data()) != 1 || inet_pton(family, addr_text.c_str(), addr.data()) != 1) {
     return false;
   }
   int bits = family == AF_INET ? 32 : 128;

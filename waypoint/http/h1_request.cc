@@ -15,12 +15,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Beast accepts a bare LF as a line end; we do not (a front end and a back end
 // that disagree on it can be made to see different requests).
 bool hasBareLf(std::string_view head) {

@@ -15,14 +15,18 @@ namespace ambit::waypoint {
 struct Waypoint::Downstream {
   std::size_t worker = 0;
   std::optional<tls::Identity> peer;  // the client's node proxy presents the client's identity
+  std::string peer_text;              // "spiffe://..." or "-" (logs, metrics)
+  uint64_t peer_hash = 0;             // of peer_text (metric series lookups)
+  std::string principal;              // "td/ns/x/sa/y" as policies name it ("" without a peer)
   std::string source_ip;              // textual
   ztunnel::WorkloadPtr source;        // the client workload, when known
   std::shared_ptr<const ztunnel::ProxyState> state;
   std::shared_ptr<const RouteTable> routes;
+  std::vector<const ambit::authz::v1::HttpPolicy*> policies;  // of `routes`, for this service
   ztunnel::ServicePtr service;  // the service dialled
   uint16_t port = 0;            // its port
   std::string vip;              // "ip:port" dialled (the CONNECT :authority)
-  std::string connection_id;
+  std::string vip_ip;           // its address, textual
 };
 
 // An upstream exchange whose response head arrived: the body is relayed from here.

@@ -203,6 +203,9 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
     if (claimed && peer && ztunnel::identityOf(*claimed) == *peer) src_ip = *fwd;
   }
   d.source_ip = src_ip.to_string();
+  d.peer_text = peer ? peer->toString() : "-";
+  d.peer_hash = upstream::hashKey(d.peer_text);
+  if (peer) d.principal = peer->trust_domain + "/ns/" + peer->ns + "/sa/" + peer->service_account;
   d.source = d.state->workloadByAddress(config_.network, rawIp(src_ip));
   if (target) d.service = d.state->serviceByAddress(config_.network, rawIp(target->ip));
   if (!target || !d.service || !servedBy(*d.service, config_)) {
@@ -213,6 +216,7 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
     co_return;
   }
   d.port = target->port;
+  d.vip_ip = target->ip.to_string();
   bool declared = false;
   for (const auto& p : d.service->ports()) {
     if (p.service_port() == d.port) declared = true;
@@ -227,31 +231,47 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
   co_await serveHttp1(stream, d);
 }
 
+std::size_t Waypoint::Worker::SeriesKeyHash::operator()(const SeriesKey& k) const {
+  std::size_t h = std::hash<const void*>()(k.source);
+  for (std::size_t v : {std::hash<const void*>()(k.destination), std::hash<const void*>()(k.service),
+                        static_cast<std::size_t>(k.peer_hash), static_cast<std::size_t>(k.status),
+                        static_cast<std::size_t>(k.flag)}) {
+    h = h * 1099511628211ull ^ v;
+  }
+  return h;
+}
+
 void Waypoint::countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
                             std::chrono::steady_clock::time_point started, uint64_t request_bytes,
                             uint64_t response_bytes) {
   requests_.fetch_add(1, std::memory_order_relaxed);
-  ztunnel::telemetry::ConnectionFacts f;
-  f.source = d.source.get();
-  f.source_principal = d.peer;
-  f.destination = ep ? ep->workload.get() : nullptr;
-  if (ep) f.destination_principal = ztunnel::identityOf(*ep->workload);
-  f.service = d.service.get();
-  f.mutual_tls = true;
-  auto labels = ztunnel::telemetry::tcpLabelValues(f);
-  labels[0] = "waypoint";
-  labels[20] = "http";
-  labels[21] = flagName(flag);
-  labels.push_back(std::to_string(status));
-  labels.push_back("");
-  std::string key;
-  for (const auto& l : labels) key.append(l).push_back('\x1f');
+  ztunnel::WorkloadPtr destination = ep ? ep->workload : nullptr;
+  Worker::SeriesKey key{d.source.get(), destination.get(), d.service.get(), d.peer_hash, status, flag};
   auto it = w.request_series.find(key);
-  if (it == w.request_series.end()) {
+  if (it == w.request_series.end() || it->second.peer != d.peer_text) {
+    ztunnel::telemetry::ConnectionFacts f;
+    f.source = d.source.get();
+    f.source_principal = d.peer;
+    f.destination = destination.get();
+    if (destination) f.destination_principal = ztunnel::identityOf(*destination);
+    f.service = d.service.get();
+    f.mutual_tls = true;
+    auto labels = ztunnel::telemetry::tcpLabelValues(f);
+    labels[0] = "waypoint";
+    labels[20] = "http";
+    labels[21] = flagName(flag);
+    labels.push_back(std::to_string(status));
+    labels.push_back("");
     if (w.request_series.size() > 4096) w.request_series.clear();  // bounded: a cache, not the truth
-    Worker::Series series{metrics_.requests.get(labels), metrics_.duration.get(labels),
-                          metrics_.request_bytes.get(labels), metrics_.response_bytes.get(labels)};
-    it = w.request_series.emplace(key, std::move(series)).first;
+    Worker::Series series{d.source,
+                          destination,
+                          d.service,
+                          d.peer_text,
+                          metrics_.requests.get(labels),
+                          metrics_.duration.get(labels),
+                          metrics_.request_bytes.get(labels),
+                          metrics_.response_bytes.get(labels)};
+    it = w.request_series.insert_or_assign(key, std::move(series)).first;
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   it->second.requests->inc();

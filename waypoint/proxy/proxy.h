@@ -101,16 +101,43 @@ class Waypoint {
     std::shared_ptr<hbone::Stream> stream;
     std::chrono::steady_clock::time_point since;
   };
+  // Where a destination goes, resolved once per snapshot pair (WDS, routes)
+  // and worker: the Service and its HBONE endpoints for a port and subset.
+  struct Targets {
+    ztunnel::ServicePtr service;  // null: the host names no service
+    std::vector<upstream::Endpoint> endpoints;
+  };
   struct Worker {
     std::unique_ptr<hbone::ClientPool> pool;
+    std::shared_ptr<const ztunnel::ProxyState> targets_state;  // what `targets` were resolved against
+    std::shared_ptr<const RouteTable> targets_routes;
+    std::unordered_map<std::string, std::shared_ptr<const Targets>> targets;  // by host, port, subset
     std::map<std::string, std::vector<IdleStream>> idle;  // by "endpoint ip:port"
     uint64_t round_robin = 0;
     std::unordered_map<std::string, uint32_t> active;  // requests in flight per endpoint uid (least request)
+    // Istio request metric series, found without building their labels: keyed
+    // by the objects the labels come from (kept alive by the entry, so an
+    // address is never reused under it), the peer, the status and the flag.
+    struct SeriesKey {
+      const void* source;
+      const void* destination;
+      const void* service;
+      uint64_t peer_hash;
+      int status;
+      Flag flag;
+      bool operator==(const SeriesKey&) const = default;
+    };
+    struct SeriesKeyHash {
+      std::size_t operator()(const SeriesKey& k) const;
+    };
     struct Series {
+      ztunnel::WorkloadPtr source, destination;
+      ztunnel::ServicePtr service;
+      std::string peer;
       std::shared_ptr<metrics::Counter> requests;
       std::shared_ptr<metrics::Histogram> duration, request_bytes, response_bytes;
     };
-    std::unordered_map<std::string, Series> request_series;  // by joined label values
+    std::unordered_map<SeriesKey, Series, SeriesKeyHash> request_series;
   };
 
   asio::awaitable<void> serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx);
@@ -127,6 +154,9 @@ class Waypoint {
   asio::awaitable<std::shared_ptr<hbone::Stream>> openStream(Worker& w, const upstream::Endpoint& ep,
                                                              std::chrono::milliseconds timeout,
                                                              std::string& error, bool& reused);
+  std::shared_ptr<const Targets> targetsFor(Worker& w, const Downstream& d,
+                                            const ambit::route::v1::Destination& dest, const std::string& ns_hint,
+                                            uint16_t port);
   void releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream);
   void mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
               std::string target, std::vector<route::Header> headers, std::string body);

@@ -36,21 +36,23 @@ asio::awaitable<void> sleepFor(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
-// Fields named in Connection are hop-by-hop too.
-bool listedInConnection(const std::vector<route::Header>& headers, std::string_view name) {
+// The field names a message's Connection field lists (lower-case): hop-by-hop
+// too. Usually none, and then nothing is allocated.
+std::vector<std::string> connectionOptions(const std::vector<route::Header>& headers) {
+  std::vector<std::string> out;
   for (const auto& h : headers) {
     if (h.name != "connection") continue;
-    std::string_view v = h.value;
-    while (!v.empty()) {
-      auto comma = v.find(',');
-      auto token = v.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (equalsIgnoreCase(token, name)) return true;
-      v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
-    }
+    anyListItem(h.value, [&](std::string_view token) {
+      if (!token.empty()) out.push_back(asciiLowered(token));
+      return false;
+    });
   }
-  return false;
+  return out;
+}
+
+bool forwardable(std::string_view name, const std::vector<std::string>& connection_options) {
+  return !http::hopByHop(name) &&
+         std::find(connection_options.begin(), connection_options.end(), name) == connection_options.end();
 }
 
 void setHeader(std::vector<route::Header>& headers, const std::string& name, std::string value) {
@@ -211,7 +213,10 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   auto started = Clock::now();
   Worker& w = *workers_[d.worker];
   d.state = state_.current();
-  d.routes = routes_.current();
+  if (auto routes = routes_.current(); routes != d.routes) {
+    d.routes = std::move(routes);
+    d.policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
+  }
   bool keep = req.keep_alive;
   uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
   for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
@@ -224,7 +229,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes);
     if (!config_.access_log) return;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-    log::info(*logger, "access", "src", d.source_ip, "principal", d.peer ? d.peer->toString() : "-", "method",
+    log::info(*logger, "access", "src", d.source_ip, "principal", d.peer_text, "method",
               req.method, "authority", authority, "path", req.target, "status", status, "flags",
               flagName(flag), "route", route_name.empty() ? "-" : route_name, "upstream",
               served_by ? served_by->workload->namespace_() + "/" + served_by->workload->name() : "-",
@@ -249,47 +254,39 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     auto bytes = http::localResponse(pending.status, pending.body, pending.extra, keep);
     bool ok = co_await writeAll(stream, bytes);
     finish(pending.status, pending.flag, bytes.size(), pending.route_name, pending.detail);
-    co_return ok&& keep;
+    co_return (ok && keep);
   };
 
   // 1. The path routes and policy see is the path the backend gets.
   auto target = http::normalizeTarget(req.target, config_.normalize);
   if (!target) {
     keep = false;
-    {
-      set(400, "Bad Request", Flag::kBadRequest, {}, "", target.error().message);
-      co_return co_await send();
-    }
+    set(400, "Bad Request", Flag::kBadRequest, {}, "", target.error().message);
+    co_return co_await send();
   }
 
   // 2. L7 authorization.
-  auto policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
-  if (!policies.empty()) {
+  if (!d.policies.empty()) {
     authz::RequestAttributes a;
     if (d.peer) {
-      a.principal = d.peer->trust_domain + "/ns/" + d.peer->ns + "/sa/" + d.peer->service_account;
+      a.principal = d.principal;
       a.source_namespace = d.peer->ns;
     }
     a.source_ip = d.source_ip;
     a.remote_ip = d.source_ip;
-    a.destination_ip = d.vip.substr(0, d.vip.rfind(':'));
-    if (!a.destination_ip.empty() && a.destination_ip.front() == '[') {
-      a.destination_ip = a.destination_ip.substr(1, a.destination_ip.size() - 2);
-    }
+    a.destination_ip = d.vip_ip;
     a.port = d.port;
     a.host = http::hostWithoutPort(authority);
     a.authority = http::normalizeHost(authority);
     a.method = req.method;
     a.path = target->path;
     a.headers = &req.headers;
-    auto decision = authz::decide(policies, a);
+    auto decision = authz::decide(d.policies, a);
     for (const auto& dr : decision.dry_run)
       log::info(*logger, "authz_dry_run", "src", d.source_ip, "detail", dr);
     if (!decision.allowed) {
-      {
-        set(403, "RBAC: access denied", Flag::kRbac, {}, "", decision.reason);
-        co_return co_await send();
-      }
+      set(403, "RBAC: access denied", Flag::kRbac, {}, "", decision.reason);
+      co_return co_await send();
     }
   }
 
@@ -317,26 +314,20 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
       auto f = route::decideFault(r->fault(), draw(), draw());
       if (f.delay.count() > 0) co_await sleepFor(f.delay);
       if (f.abort_status != 0) {
-        {
-          set(f.abort_status, "fault filter abort", Flag::kFaultAbort, {}, route_name, "");
-          co_return co_await send();
-        }
+        set(f.abort_status, "fault filter abort", Flag::kFaultAbort, {}, route_name, "");
+        co_return co_await send();
       }
     }
     if (r->has_redirect()) {
       auto loc = route::redirectLocation(r->redirect(), matched, "http", authority, target->path,
                                          target->has_query ? target->query : "");
       int status = r->redirect().status() != 0 ? static_cast<int>(r->redirect().status()) : 301;
-      {
-        set(status, "", Flag::kNone, {{"location", loc}}, route_name, "");
-        co_return co_await send();
-      }
+      set(status, "", Flag::kNone, {{"location", loc}}, route_name, "");
+      co_return co_await send();
     }
     if (r->direct_status() != 0) {
-      {
-        set(static_cast<int>(r->direct_status()), "", Flag::kNone, {}, route_name, "");
-        co_return co_await send();
-      }
+      set(static_cast<int>(r->direct_status()), "", Flag::kNone, {}, route_name, "");
+      co_return co_await send();
     }
     auto idx = route::pickWeighted(cr->weights, draw());
     if (!idx) {
@@ -345,10 +336,8 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     }
     dest = &r->destinations(static_cast<int>(*idx));
     if (!dest->unresolved().empty()) {
-      {
-        set(500, "", Flag::kNoRoute, {}, route_name, dest->unresolved());
-        co_return co_await send();
-      }
+      set(500, "", Flag::kNoRoute, {}, route_name, dest->unresolved());
+      co_return co_await send();
     }
   } else {
     fallback.set_host(svc_host);
@@ -356,16 +345,13 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
 
   // 4. Where it goes.
   const std::string ns_hint = host != nullptr ? host->config().namespace_() : d.service->namespace_();
-  auto svc = upstream::serviceForHost(*d.state, dest->host(), ns_hint);
-  if (!svc) {
+  uint16_t port = dest->port() != 0 ? static_cast<uint16_t>(dest->port()) : d.port;
+  auto targets = targetsFor(w, d, *dest, ns_hint, port);
+  if (!targets->service) {
     set(503, "no healthy upstream", Flag::kNoHealthy, {}, route_name, "unknown host " + dest->host());
     co_return co_await send();
   }
-  uint16_t port = dest->port() != 0 ? static_cast<uint16_t>(dest->port()) : d.port;
-  std::map<std::string, std::string> subset(dest->subset_labels().begin(), dest->subset_labels().end());
-  auto endpoints = upstream::endpointsFor(*d.state, *svc, port, subset);
-  endpoints.erase(std::remove_if(endpoints.begin(), endpoints.end(), [](const auto& e) { return !e.hbone; }),
-                  endpoints.end());
+  const auto& endpoints = targets->endpoints;
   if (endpoints.empty()) {
     set(503, "no healthy upstream", Flag::kNoHealthy, {}, route_name, "");
     co_return co_await send();
@@ -383,9 +369,9 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   // 5. The request sent upstream.
   std::vector<route::Header> headers;
   headers.reserve(req.headers.size() + 4);
+  auto request_options = connectionOptions(req.headers);
   for (auto& h : req.headers) {
-    if (http::hopByHop(h.name) || h.name == "expect" || listedInConnection(req.headers, h.name)) continue;
-    headers.push_back(std::move(h));
+    if (h.name != "expect" && forwardable(h.name, request_options)) headers.push_back(std::move(h));
   }
   std::string path = target->path;
   if (r != nullptr) {
@@ -483,19 +469,17 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
                                                      : Flag::kUpstreamReset;
     }
     int status = outcome.failure == F::kPerTryTimeout ? 504 : 503;
-    {
-      set(status, upstreamFailureBody(outcome.failure, detail), flag, {}, route_name, detail);
-      co_return co_await send();
-    }
+    set(status, upstreamFailureBody(outcome.failure, detail), flag, {}, route_name, detail);
+    co_return co_await send();
   }
 
   // 7. The response, streamed back.
   const auto& head = up->reader->head();
   std::vector<route::Header> out;
   out.reserve(head.headers.size() + 2);
+  auto response_options = connectionOptions(head.headers);
   for (const auto& h : head.headers) {
-    if (http::hopByHop(h.name) || listedInConnection(head.headers, h.name)) continue;
-    out.push_back(h);
+    if (forwardable(h.name, response_options)) out.push_back(h);
   }
   if (r != nullptr) {
     route::applyHeaderOps(dest->response_headers(), out);

@@ -119,6 +119,29 @@ asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, 
   co_return nullptr;
 }
 
+std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const Downstream& d,
+                                                              const ambit::route::v1::Destination& dest,
+                                                              const std::string& ns_hint, uint16_t port) {
+  if (w.targets_state != d.state || w.targets_routes != d.routes || w.targets.size() > 1024) {
+    w.targets.clear();
+    w.targets_state = d.state;
+    w.targets_routes = d.routes;
+  }
+  std::string key = dest.host() + '\n' + std::to_string(port) + '\n' + dest.subset();
+  auto it = w.targets.find(key);
+  if (it != w.targets.end()) return it->second;
+  auto t = std::make_shared<Targets>();
+  t->service = upstream::serviceForHost(*d.state, dest.host(), ns_hint);
+  if (t->service) {
+    std::map<std::string, std::string> subset(dest.subset_labels().begin(), dest.subset_labels().end());
+    t->endpoints = upstream::endpointsFor(*d.state, *t->service, port, subset);
+    // The waypoint reaches endpoints over HBONE only.
+    std::erase_if(t->endpoints, [](const upstream::Endpoint& e) { return !e.hbone; });
+  }
+  w.targets.emplace(std::move(key), t);
+  return t;
+}
+
 void Waypoint::releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream) {
   auto& idle = w.idle[endpointKey(ep)];
   if (idle.size() >= config_.max_idle_upstream || stream->closed()) {
@@ -205,13 +228,10 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
 void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
                       std::string target, std::vector<route::Header> headers, std::string body) {
   static auto logger = log::scope("waypoint.mirror");
-  auto svc = upstream::serviceForHost(*d.state, dest.host(), d.service->namespace_());
-  if (!svc) return;
   uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
-  std::map<std::string, std::string> subset(dest.subset_labels().begin(), dest.subset_labels().end());
-  auto eps = upstream::endpointsFor(*d.state, *svc, port, subset);
-  eps.erase(std::remove_if(eps.begin(), eps.end(), [](const auto& e) { return !e.hbone; }), eps.end());
   Worker& w = *workers_[d.worker];
+  auto targets = targetsFor(w, d, dest, d.service->namespace_(), port);
+  const auto& eps = targets->endpoints;
   upstream::PickInput in;
   in.policy = ambit::route::v1::TrafficPolicy::ROUND_ROBIN;
   in.round_robin = w.round_robin++;

@@ -12,10 +12,9 @@ using testutil::snapshotOf;
 namespace sec = istio::security;
 
 AuthorizationPolicy policy(const std::string& yaml_spec, const std::string& ns = "demo") {
-  auto r = parseDocuments(
-      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: " + ns +
-          "}\nspec:\n" + yaml_spec,
-      "p.yaml");
+  auto r = parseDocuments("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: " +
+                              ns + "}\nspec:\n" + yaml_spec,
+                          "p.yaml");
   EXPECT_TRUE(r.ok()) << (r.issues.empty() ? "" : r.issues[0].toString());
   return std::get<AuthorizationPolicy>(r.objects.at(0));
 }
@@ -69,8 +68,7 @@ TEST(AuthorizationTest, SourcesBecomeOredMatchesInOneRulesBlock) {
 }
 
 TEST(AuthorizationTest, WildcardsBecomePresencePrefixSuffix) {
-  auto a = translated(
-      "  rules: [{from: [{source: {principals: [\"*\", \"cluster.local/ns/demo/*\", \"*/sa/admin\"]}}]}]\n");
+  auto a = translated("  rules: [{from: [{source: {principals: [\"*\", \"cluster.local/ns/demo/*\", \"*/sa/admin\"]}}]}]\n");
   const auto& m = a.groups(0).rules(0).matches(0);
   EXPECT_TRUE(m.principals(0).has_presence());
   EXPECT_EQ(m.principals(1).prefix(), "cluster.local/ns/demo/");
@@ -93,8 +91,7 @@ TEST(AuthorizationTest, AllowRuleWithL7FieldsNeverMatchesInZtunnel) {
 TEST(AuthorizationTest, AllowWithOnlyL7RulesAllowsNothing) {
   auto a = translated("  rules: [{to: [{operation: {paths: [/public]}}]}]\n");
   EXPECT_EQ(a.action(), sec::ALLOW);
-  EXPECT_EQ(a.groups_size(), 0)
-      << "an ALLOW policy that matches nothing: only other ALLOWs can let traffic in";
+  EXPECT_EQ(a.groups_size(), 0) << "an ALLOW policy that matches nothing: only other ALLOWs can let traffic in";
 }
 
 TEST(AuthorizationTest, DenyRuleLosesItsL7Parts) {
@@ -139,8 +136,7 @@ TEST(AuthorizationTest, AllowAllAndAllowNothing) {
 
 TEST(AuthorizationTest, WaypointAuditAndCustomPoliciesAreNotForZtunnel) {
   std::vector<std::string> w;
-  EXPECT_FALSE(
-      translatePolicy(policy("  targetRefs: [{kind: Service, group: \"\", name: backend}]\n"), {}, w));
+  EXPECT_FALSE(translatePolicy(policy("  targetRefs: [{kind: Service, group: \"\", name: backend}]\n"), {}, w));
   EXPECT_FALSE(translatePolicy(policy("  action: AUDIT\n"), {}, w));
   EXPECT_TRUE(w.empty());
   EXPECT_FALSE(translatePolicy(policy("  action: CUSTOM\n"), {}, w));
@@ -241,8 +237,7 @@ spec: {action: DENY, rules: [{}]}
   EXPECT_EQ(policies("Kubernetes//Pod/demo/backend"),
             (std::vector<std::string>{"demo/backend-only", "istio-system/mesh-backends"}));
   EXPECT_TRUE(policies("Kubernetes//Pod/demo/client").empty()) << "namespace-scoped policies are not listed";
-  EXPECT_EQ(policies("Kubernetes//Pod/other/other"),
-            (std::vector<std::string>{"istio-system/mesh-backends"}));
+  EXPECT_EQ(policies("Kubernetes//Pod/other/other"), (std::vector<std::string>{"istio-system/mesh-backends"}));
   EXPECT_EQ(out.authorizations.count("demo/ns-wide"), 1u);
 }
 
@@ -261,16 +256,14 @@ TEST(PeerAuthenticationTest, EffectiveModeTable) {
       {peerAuthn("default", "istio-system", "{mtls: {mode: STRICT}}") +
            peerAuthn("default", "demo", "{mtls: {mode: PERMISSIVE}}"),
        {{0, "PERMISSIVE"}}},
-      {peerAuthn("default", "istio-system", "{mtls: {mode: STRICT}}") +
-           peerAuthn("default", "demo", "{mtls: {mode: UNSET}}"),
+      {peerAuthn("default", "istio-system", "{mtls: {mode: STRICT}}") + peerAuthn("default", "demo", "{mtls: {mode: UNSET}}"),
        {{0, "STRICT"}}},
       {peerAuthn("default", "demo", "{mtls: {mode: PERMISSIVE}}") +
            peerAuthn("backend", "demo", "{selector: {matchLabels: {app: backend}}, mtls: {mode: STRICT}}"),
        {{0, "STRICT"}}},
       {peerAuthn("default", "demo", "{mtls: {mode: STRICT}}") +
-           peerAuthn(
-               "backend", "demo",
-               "{selector: {matchLabels: {app: backend}}, portLevelMtls: {\"8080\": {mode: PERMISSIVE}}}"),
+           peerAuthn("backend", "demo",
+                     "{selector: {matchLabels: {app: backend}}, portLevelMtls: {\"8080\": {mode: PERMISSIVE}}}"),
        {{0, "STRICT"}, {8080, "PERMISSIVE"}}},
       {peerAuthn("other", "other", "{mtls: {mode: STRICT}}"), {{0, "PERMISSIVE"}}},
   };
@@ -281,12 +274,11 @@ TEST(PeerAuthenticationTest, EffectiveModeTable) {
 }
 
 TEST(PeerAuthenticationTest, StrictBecomesADenyWithoutPrincipal) {
-  auto out = translate(
-      snapshotOf(std::string(kPods) + peerAuthn("default", "demo", "{mtls: {mode: STRICT}}") +
-                 peerAuthn("backend", "demo",
-                           "{selector: {matchLabels: {app: backend}}, portLevelMtls: {\"9000\": {mode: "
-                           "DISABLE}}}")),
-      MeshSettings{});
+  auto out = translate(snapshotOf(std::string(kPods) + peerAuthn("default", "demo", "{mtls: {mode: STRICT}}") +
+                                  peerAuthn("backend", "demo",
+                                            "{selector: {matchLabels: {app: backend}}, portLevelMtls: {\"9000\": {mode: "
+                                            "DISABLE}}}")),
+                       MeshSettings{});
   const auto& client = out.addresses.at("Kubernetes//Pod/demo/client").workload();
   ASSERT_EQ(client.authorization_policies_size(), 1);
   EXPECT_EQ(client.authorization_policies(0), "demo/ambit-peer-authn-strict");
@@ -309,8 +301,7 @@ TEST(PeerAuthenticationTest, PolicyNames) {
   EXPECT_EQ(peerAuthenticationPolicyName({{0, "STRICT"}}), "ambit-peer-authn-strict");
   EXPECT_EQ(peerAuthenticationPolicyName({{0, "STRICT"}, {80, "PERMISSIVE"}, {90, "STRICT"}}),
             "ambit-peer-authn-strict-except-80");
-  EXPECT_EQ(peerAuthenticationPolicyName({{0, "DISABLE"}, {443, "STRICT"}}),
-            "ambit-peer-authn-strict-ports-443");
+  EXPECT_EQ(peerAuthenticationPolicyName({{0, "DISABLE"}, {443, "STRICT"}}), "ambit-peer-authn-strict-ports-443");
 }
 
 }  // namespace
