@@ -15,6 +15,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "common/hbone/authority.h"
+#include "common/hbone/data_source.h"
 #include "common/log/log.h"
 #include "common/tls/cert_builder.h"
 
@@ -274,25 +275,10 @@ struct Connection::Callbacks {
   static ssize_t dataRead(nghttp2_session* /*session*/, int32_t /*stream_id*/, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source* source, void* /*user_data*/) {
     auto* s = static_cast<Stream*>(source->ptr);
-    std::size_t n = std::min(length, s->out_.size() - s->out_off_);
-    if (n > 0) {
-      std::memcpy(buf, s->out_.data() + s->out_off_, n);
-      s->out_off_ += n;
-      if (s->out_off_ == s->out_.size()) {
-        s->out_.clear();
-        s->out_off_ = 0;
-      }
-      s->writable_.notify();
-    }
-    if (s->out_off_ == s->out_.size() && s->local_eof_) {
-      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-      return static_cast<ssize_t>(n);
-    }
-    if (n == 0) {
-      s->deferred_ = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-    return static_cast<ssize_t>(n);
+    bool took = false;
+    ssize_t n = takeQueued(s->out_, s->out_off_, s->local_eof_, s->deferred_, buf, length, data_flags, took);
+    if (took) s->writable_.notify();
+    return n;
   }
 };
 
@@ -407,15 +393,9 @@ asio::awaitable<void> Connection::readLoop() {
 asio::awaitable<void> Connection::writeLoop() {
   while (!closed_) {
     wbuf_.clear();
-    while (wbuf_.size() < kWriteBatch) {
-      const uint8_t* data = nullptr;
-      ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n < 0) {
-        close(std::string("nghttp2: ") + nghttp2_strerror(static_cast<int>(n)));
-        co_return;
-      }
-      if (n == 0) break;
-      wbuf_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+    if (int rv = takeOutput(session_, wbuf_, kWriteBatch); rv != 0) {
+      close(std::string("nghttp2: ") + nghttp2_strerror(rv));
+      co_return;
     }
     if (wbuf_.empty()) {
       if (nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0) {

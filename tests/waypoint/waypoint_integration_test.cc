@@ -18,6 +18,7 @@
 #include "tests/support/http_server.h"
 #include "tests/support/mesh.h"
 #include "tests/support/process.h"
+#include "tests/support/socks_forwarder.h"
 #include "tests/support/sockets.h"
 
 namespace ambit::test {
@@ -362,6 +363,105 @@ TEST_F(WaypointIntegrationTest, SmugglingAttemptsAreRefused) {
     EXPECT_EQ(r.status, 400) << a << "\n" << output();
   }
   EXPECT_EQ(v1_->count("/x") + v2_->count("/x"), 0) << "no smuggled request reached a backend";
+}
+
+// ---- Interop: real HTTP/1.1 and HTTP/2 clients through the mesh -------------
+
+struct ToolRun {
+  int status = -1;  // exit status; -1: missing, killed or timed out
+  std::string output;
+};
+
+// Runs an installed client (scripts/install-deps.sh installs curl and
+// nghttp2-client) to completion, bounded in time.
+ToolRun runTool(const std::string& name, const std::vector<std::string>& args,
+                std::chrono::seconds timeout = 60s) {
+  ToolRun r;
+  std::string path;
+  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+    if (fs::exists(std::string(dir) + "/" + name)) {
+      path = std::string(dir) + "/" + name;
+      break;
+    }
+  }
+  if (path.empty()) {
+    r.output = name + " is not installed (scripts/install-deps.sh installs it)";
+    return r;
+  }
+  ChildProcess p(path, args);
+  auto st = p.wait(timeout);
+  if (!st) p.kill();
+  r.status = st ? *st : -1;
+  r.output = p.output();
+  return r;
+}
+
+int occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + needle.size())) ++n;
+  return n;
+}
+
+TEST_F(WaypointIntegrationTest, CurlOverHttp11AndHttp2) {
+  SocksForwarder entry(ip(1, 10), a_.socks, vip(), 9080);
+  auto connect_to = "reviews:9080:127.0.0.1:" + std::to_string(entry.port());
+  for (std::string mode : {"--http1.1", "--http2-prior-knowledge"}) {
+    auto r = runTool("curl", {"-sS", mode, "--max-time", "20", "--connect-to", connect_to, "-H", "x-canary: yes",
+                              "-w", "\n%{http_code} %{http_version}", "http://reviews:9080/split"});
+    EXPECT_EQ(r.status, 0) << mode << ": " << r.output << "\n" << output();
+    EXPECT_THAT(r.output, HasSubstr(mode == "--http1.1" ? "v2\n200 1.1" : "v2\n200 2")) << r.output;
+  }
+}
+
+TEST_F(WaypointIntegrationTest, NghttpStreamsArePolicedAndBounded) {
+  SocksForwarder entry(ip(1, 10), a_.socks, vip(), 9080);
+  auto base = "http://127.0.0.1:" + std::to_string(entry.port());
+  // 20 concurrent streams on one HTTP/2 connection, routed on a header.
+  auto routed = runTool("nghttp", {"-m", "20", "-H", ":authority: reviews:9080", "-H", "x-canary: yes", base + "/split"});
+  EXPECT_EQ(routed.status, 0) << routed.output << "\n" << output();
+  EXPECT_EQ(occurrences(routed.output, "v2"), 20) << routed.output;
+  EXPECT_EQ(occurrences(routed.output, "v1"), 0) << routed.output;
+  EXPECT_EQ(entry.accepted(), 1) << "one connection carried every stream";
+
+  // The L7 DENY holds for HTTP/2 requests too, normalization included.
+  for (std::string path : {"/admin", "//admin", "/%2Fadmin", "/a/../admin"}) {
+    auto denied = runTool("nghttp", {"-v", "-H", ":authority: reviews:9080", base + path});
+    EXPECT_THAT(denied.output, HasSubstr(":status: 403")) << path << "\n" << denied.output;
+  }
+  EXPECT_EQ(v1_->count("/admin") + v2_->count("/admin") + v1_->count("//") + v2_->count("//"), 0);
+
+  // Limits: more header fields than allowed (431); a body over the cap (413).
+  std::vector<std::string> many = {"-v", "-H", ":authority: reviews:9080"};
+  for (int i = 0; i < 120; ++i) {
+    many.push_back("-H");
+    many.push_back("x-filler-" + std::to_string(i) + ": y");
+  }
+  many.push_back(base + "/split");
+  auto too_many = runTool("nghttp", many);
+  EXPECT_THAT(too_many.output, HasSubstr(":status: 431")) << too_many.output;
+  auto big = dir_ + "/big.bin";
+  std::ofstream(big) << std::string(2u << 20, 'x');
+  auto too_big = runTool("nghttp", {"-v", "-d", big, "-H", ":authority: reviews:9080", base + "/upload"});
+  EXPECT_THAT(too_big.output, HasSubstr(":status: 413")) << too_big.output;
+  EXPECT_EQ(v1_->count("/upload") + v2_->count("/upload"), 0);
+
+  auto metrics = httpGet(w_.stats, "/stats/prometheus");
+  EXPECT_THAT(metrics, HasSubstr("response_code=\"431\""));
+  EXPECT_THAT(metrics, HasSubstr("response_code=\"413\""));
+}
+
+TEST_F(WaypointIntegrationTest, H2loadSplitsNinetyTen) {
+  SocksForwarder entry(ip(1, 10), a_.socks, vip(), 9080);
+  auto url = "http://127.0.0.1:" + std::to_string(entry.port()) + "/split";
+  auto r = runTool("h2load", {"-n", "2000", "-c", "4", "-m", "10", "-H", ":authority: reviews:9080", url}, 120s);
+  ASSERT_EQ(r.status, 0) << r.output << "\n" << output();
+  EXPECT_THAT(r.output, HasSubstr("2000 succeeded, 0 failed")) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("status codes: 2000 2xx")) << r.output;
+  int v1 = v1_->count("/split"), v2 = v2_->count("/split");
+  EXPECT_EQ(v1 + v2, 2000);
+  // 10 % +- 3 % of 2000.
+  EXPECT_GE(v2, 140) << "v1=" << v1 << " v2=" << v2;
+  EXPECT_LE(v2, 260) << "v1=" << v1 << " v2=" << v2;
 }
 
 }  // namespace

@@ -71,6 +71,34 @@ class StreamDeadline {
   boost::asio::steady_timer timer_;
 };
 
+// Where a request's response goes: the tunnel's HTTP/1.1 byte stream, or one
+// stream of the client's HTTP/2 connection. Each returns false when the
+// client is gone.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  // A complete response the waypoint makes itself; `bytes`: what it came to.
+  virtual asio::awaitable<bool> local(int status, std::string_view body, const std::vector<route::Header>& extra,
+                                      uint64_t& bytes) = 0;
+  // The head of a relayed response. `fields` are the forwardable ones (with
+  // the length a HEAD or 304 states); `length`: the body's, when known;
+  // `no_body`: HEAD, 204, 304.
+  virtual asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
+                                     std::optional<uint64_t> length, bool no_body, uint64_t& bytes) = 0;
+  virtual asio::awaitable<bool> body(std::string_view data) = 0;
+  virtual asio::awaitable<bool> end() = 0;
+  // The head is out but the body cannot be finished: the client must see a reset.
+  virtual void abort() = 0;
+  // HTTP/1.1: the connection ends after this response.
+  virtual void closeAfter() {}
+  // HTTP/1.1: the connection can carry another request after this response.
+  virtual bool keepAlive() const { return true; }
+};
+
+// Ends a tunnel whose client may still be sending: half-close, then read and
+// drop what comes until the client closes too (bounded in time and bytes).
+asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream);
+
 // Reads from a stream into `out` (appends); 0 at END_STREAM or on a reset /
 // dead connection (then `error` says why).
 asio::awaitable<std::size_t> readSome(hbone::Stream& s, std::string& out, std::string& error);

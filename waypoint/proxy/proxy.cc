@@ -228,7 +228,24 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
     co_return;
   }
   stream->respond(200);
-  co_await serveHttp1(stream, d);
+  // HTTP/2 with prior knowledge starts with its preface; anything else is
+  // HTTP/1.1. Read until the first bytes tell (within the idle timeout).
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  std::string in;
+  {
+    StreamDeadline deadline(stream, std::chrono::steady_clock::now() + config_.idle_timeout);
+    for (int i = 0; i < static_cast<int>(kPreface.size()); ++i) {  // each read adds at least a byte
+      std::string_view got(in.data(), std::min(in.size(), kPreface.size()));
+      if (in.size() >= kPreface.size() || !kPreface.starts_with(got)) break;
+      std::string err;
+      if (co_await readSome(*stream, in, err) == 0) break;
+    }
+  }
+  if (in.size() >= kPreface.size() && std::string_view(in).starts_with(kPreface)) {
+    co_await serveHttp2(stream, d, std::move(in));
+  } else {
+    co_await serveHttp1(stream, d, std::move(in));
+  }
 }
 
 std::size_t Waypoint::Worker::SeriesKeyHash::operator()(const SeriesKey& k) const {

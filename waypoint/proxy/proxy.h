@@ -1,7 +1,8 @@
 // The waypoint's data plane. It listens for HBONE on its pod address:15008
 // with its own SPIFFE identity; each CONNECT names the service VIP:port the
 // client dialled (ztunnel sent it here because the service uses this
-// waypoint). The tunnel carries HTTP/1.1: each request is normalized,
+// waypoint). The tunnel carries HTTP/1.1 or HTTP/2 (prior knowledge: the
+// client's first bytes are the HTTP/2 preface); each request is normalized,
 // authorized (L7 AuthorizationPolicy), routed (HostConfig from ambitd:
 // VirtualService / HTTPRoute / DestinationRule), then sent over HBONE to the
 // chosen endpoint's node proxy with the waypoint's identity, with retries,
@@ -74,6 +75,8 @@ struct RequestMetrics {
   metrics::HistogramFamily& response_bytes;
 };
 
+class Responder;
+
 class Waypoint {
  public:
   Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStore& state, RouteStore& routes,
@@ -143,9 +146,15 @@ class Waypoint {
   asio::awaitable<void> serveHbone(tcp::socket& socket, runtime::ConnectionContext& ctx);
   asio::awaitable<void> handleConnect(std::shared_ptr<hbone::Stream> stream, std::size_t worker,
                                       std::optional<tls::Identity> peer, tcp::endpoint peer_ep);
-  // session.cc: the HTTP/1.1 request loop of one tunnel, and one request.
-  asio::awaitable<void> serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d);
-  asio::awaitable<bool> handleRequest(hbone::Stream& stream, Downstream& d, http::Request req);
+  // session.cc: the HTTP/1.1 request loop of one tunnel, and one request
+  // (either protocol); `in`: bytes already read from the tunnel.
+  asio::awaitable<void> serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string in);
+  asio::awaitable<bool> handleRequest(Responder& resp, Downstream& d, http::Request req);
+  // A request refused before routing (limits, framing): its metrics and access line.
+  void refused(Downstream& d, int status, const std::string& reason, std::chrono::steady_clock::time_point started,
+               uint64_t response_bytes);
+  // session_h2.cc: a tunnel carrying HTTP/2 (the client sent the preface).
+  asio::awaitable<void> serveHttp2(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string in);
   // upstream.cc: one attempt at an endpoint, and the relay of its response.
   asio::awaitable<std::unique_ptr<Upstream>> attempt(Downstream& d, const upstream::Endpoint& ep,
                                                      const std::string& request_bytes, bool head_request,

@@ -128,8 +128,69 @@ std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::str
          (detail.empty() ? "" : ", transport failure reason: " + detail);
 }
 
-// Ends a tunnel whose client may still be sending: half-close, then read and
-// drop what comes until the client closes too (bounded in time and bytes).
+// The HTTP/1.1 side of a response: framing (length, chunked, or to the close)
+// and keep-alive.
+class H1Responder final : public Responder {
+ public:
+  H1Responder(hbone::Stream& stream, unsigned version, bool keep)
+      : stream_(stream), version_(version), keep_(keep) {}
+
+  asio::awaitable<bool> local(int status, std::string_view body, const std::vector<route::Header>& extra,
+                              uint64_t& bytes) override {
+    auto out = http::localResponse(status, body, extra, keep_);
+    bytes = out.size();
+    co_return co_await writeAll(stream_, out);
+  }
+
+  asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
+                             std::optional<uint64_t> length, bool no_body, uint64_t& bytes) override {
+    if (no_body) {
+      framing_ = Framing::kNone;
+    } else if (length) {
+      framing_ = Framing::kLength;
+      fields.push_back({"content-length", std::to_string(*length)});
+    } else if (version_ >= 11) {
+      framing_ = Framing::kChunked;
+      fields.push_back({"transfer-encoding", "chunked"});
+    } else {
+      framing_ = Framing::kClose;
+      keep_ = false;
+    }
+    if (!keep_) fields.push_back({"connection", "close"});
+    auto out = http::serializeResponseHead(status, reason, fields);
+    bytes = out.size();
+    co_return co_await writeAll(stream_, out);
+  }
+
+  asio::awaitable<bool> body(std::string_view data) override {
+    if (framing_ == Framing::kNone) co_return true;
+    if (framing_ != Framing::kChunked) co_return co_await writeAll(stream_, data);
+    std::string chunk = fmt::format("{:x}\r\n", data.size());
+    chunk += data;
+    chunk += "\r\n";
+    co_return co_await writeAll(stream_, chunk);
+  }
+
+  asio::awaitable<bool> end() override {
+    static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+    if (framing_ != Framing::kChunked) co_return true;
+    co_return co_await writeAll(stream_, kLastChunk);
+  }
+
+  void abort() override { stream_.reset(); }
+  void closeAfter() override { keep_ = false; }
+  bool keepAlive() const override { return keep_ && framing_ != Framing::kClose; }
+
+ private:
+  enum class Framing { kNone, kLength, kChunked, kClose };
+  hbone::Stream& stream_;
+  unsigned version_;
+  bool keep_;
+  Framing framing_ = Framing::kNone;
+};
+
+}  // namespace
+
 // Returning with the client's side open would reset the stream, and a reset
 // can overtake the response still queued (the client would never see its 400).
 asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream) {
@@ -143,11 +204,18 @@ asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream) 
   }
 }
 
-}  // namespace
-
-asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d) {
+void Waypoint::refused(Downstream& d, int status, const std::string& reason,
+                       std::chrono::steady_clock::time_point started, uint64_t response_bytes) {
   static auto logger = log::scope("waypoint.http");
-  std::string in;
+  countRequest(*workers_[d.worker], d, nullptr, status, Flag::kBadRequest, started, 0, response_bytes);
+  if (config_.access_log) {
+    log::info(*logger, "access", "src", d.source_ip, "authority", d.vip, "status", status, "flags",
+              flagName(Flag::kBadRequest), "detail", reason);
+  }
+}
+
+asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d,
+                                           std::string in) {
   for (uint64_t n = 0;; ++n) {  // one request per round; ends with the peer, an error, or a timeout
     http::H1RequestReader reader(config_.limits);
     auto state = http::H1RequestReader::State::kNeedMore;
@@ -190,17 +258,13 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
       auto body = std::string(http::reasonPhrase(reader.errorStatus()));
       auto reply = http::localResponse(reader.errorStatus(), body, {}, false);
       co_await writeAll(*stream, reply);
-      countRequest(*workers_[d.worker], d, nullptr, reader.errorStatus(), Flag::kBadRequest, started, 0,
-                   reply.size());
-      if (config_.access_log) {
-        log::info(*logger, "access", "src", d.source_ip, "authority", d.vip, "status", reader.errorStatus(),
-                  "flags", flagName(Flag::kBadRequest), "detail", reader.errorReason());
-      }
+      refused(d, reader.errorStatus(), reader.errorReason(), started, reply.size());
       co_await lingerClose(stream);
       co_return;
     }
     http::Request req = reader.takeRequest();
-    bool keep = co_await handleRequest(*stream, d, std::move(req));
+    H1Responder responder(*stream, req.version, req.keep_alive);
+    bool keep = co_await handleRequest(responder, d, std::move(req));
     if (!keep) {
       co_await lingerClose(stream);
       co_return;
@@ -208,7 +272,7 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
   }
 }
 
-asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream& d, http::Request req) {
+asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, http::Request req) {
   static auto logger = log::scope("waypoint.http");
   auto started = Clock::now();
   Worker& w = *workers_[d.worker];
@@ -217,7 +281,6 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     d.routes = std::move(routes);
     d.policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
   }
-  bool keep = req.keep_alive;
   uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
   for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
   std::string authority = req.header("host");
@@ -251,16 +314,16 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
         Local{status, std::move(body), flag, std::move(extra), std::move(route_name), std::move(detail)};
   };
   auto send = [&]() -> asio::awaitable<bool> {
-    auto bytes = http::localResponse(pending.status, pending.body, pending.extra, keep);
-    bool ok = co_await writeAll(stream, bytes);
-    finish(pending.status, pending.flag, bytes.size(), pending.route_name, pending.detail);
-    co_return (ok && keep);
+    uint64_t bytes = 0;
+    bool ok = co_await resp.local(pending.status, pending.body, pending.extra, bytes);
+    finish(pending.status, pending.flag, bytes, pending.route_name, pending.detail);
+    co_return (ok && resp.keepAlive());
   };
 
   // 1. The path routes and policy see is the path the backend gets.
   auto target = http::normalizeTarget(req.target, config_.normalize);
   if (!target) {
-    keep = false;
+    resp.closeAfter();
     set(400, "Bad Request", Flag::kBadRequest, {}, "", target.error().message);
     co_return co_await send();
   }
@@ -486,25 +549,16 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
     route::applyHeaderOps(r->response_headers(), out);
   }
   bool no_body = head_request || head.status == 204 || head.status == 304;
-  enum class Framing { kNone, kLength, kChunked, kClose } framing = Framing::kNone;
+  std::optional<uint64_t> length;
   if (no_body) {
     // HEAD and 304 may say the length of what they did not send; a 204 never has one.
     auto cl = head.header("content-length");
     if (!cl.empty() && head.status != 204) out.push_back({"content-length", cl});
-  } else if (head.content_length) {
-    framing = Framing::kLength;
-    out.push_back({"content-length", std::to_string(*head.content_length)});
-  } else if (req.version >= 11) {
-    framing = Framing::kChunked;
-    out.push_back({"transfer-encoding", "chunked"});
   } else {
-    framing = Framing::kClose;
-    keep = false;
+    length = head.content_length;
   }
-  if (!keep) out.push_back({"connection", "close"});
-  auto head_bytes = http::serializeResponseHead(head.status, head.reason, out);
-  uint64_t response_bytes = head_bytes.size();
-  bool down_ok = co_await writeAll(stream, head_bytes);
+  uint64_t response_bytes = 0;
+  bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, response_bytes);
   // The body: within the route timeout, if any.
   std::optional<StreamDeadline> body_deadline;
   if (route_deadline != Clock::time_point::max()) body_deadline.emplace(up->stream, route_deadline);
@@ -512,14 +566,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   for (uint64_t rounds = 0; down_ok; ++rounds) {  // bounded by the upstream's body and the deadline
     if (!up->body.empty()) {
       response_bytes += up->body.size();
-      if (framing == Framing::kChunked) {
-        std::string chunk = fmt::format("{:x}\r\n", up->body.size());
-        chunk += up->body;
-        chunk += "\r\n";
-        down_ok = co_await writeAll(stream, chunk);
-      } else if (framing != Framing::kNone) {
-        down_ok = co_await writeAll(stream, up->body);
-      }
+      down_ok = co_await resp.body(up->body);
       up->body.clear();
       continue;
     }
@@ -531,8 +578,7 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
       break;
     }
   }
-  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
-  if (down_ok && up_ok && framing == Framing::kChunked) down_ok = co_await writeAll(stream, kLastChunk);
+  if (down_ok && up_ok) down_ok = co_await resp.end();
   bool clean = up->done && up_ok && !(body_deadline && body_deadline->expired());
   body_deadline.reset();
   // Reused only when nothing beyond the response came: stray bytes would be
@@ -544,12 +590,12 @@ asio::awaitable<bool> Waypoint::handleRequest(hbone::Stream& stream, Downstream&
   }
   if (!up_ok) {
     // The head is out: the client can only learn of the failure by the reset.
-    stream.reset();
+    resp.abort();
     finish(head.status, Flag::kUpstreamReset, response_bytes, route_name, detail);
     co_return false;
   }
   finish(head.status, down_ok ? Flag::kNone : Flag::kDownstreamReset, response_bytes, route_name, "");
-  co_return down_ok&& keep&& framing != Framing::kClose;
+  co_return down_ok && resp.keepAlive();
 }
 
 }  // namespace ambit::waypoint

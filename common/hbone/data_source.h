@@ -1,0 +1,56 @@
+// nghttp2 glue shared by HBONE connections and the waypoint's HTTP/2
+// sessions. The body side of a data provider: bytes queued in `out` (from `off`) go out as
+// DATA within what nghttp2 asks for; END_STREAM once `eof` and all is out;
+// with nothing queued the source defers (resume it when more is queued).
+#pragma once
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include <nghttp2/nghttp2.h>
+
+namespace ambit::hbone {
+
+// nghttp2's read_callback body. `took` is set when bytes left the queue (a
+// writer waiting for room can go on).
+inline ssize_t takeQueued(std::string& out, std::size_t& off, bool eof, bool& deferred, uint8_t* buf,
+                          std::size_t length, uint32_t* data_flags, bool& took) {
+  std::size_t n = std::min(length, out.size() - off);
+  took = n > 0;
+  if (n > 0) {
+    std::memcpy(buf, out.data() + off, n);
+    off += n;
+    if (off == out.size()) {
+      out.clear();
+      off = 0;
+    }
+  }
+  if (off == out.size() && eof) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+  }
+  if (n == 0) {
+    deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// Appends what nghttp2 has to send to `out`, up to about `batch` bytes.
+// 0, or nghttp2's error code.
+inline int takeOutput(nghttp2_session* session, std::string& out, std::size_t batch) {
+  while (out.size() < batch) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session, &data);
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+}  // namespace ambit::hbone

@@ -1,0 +1,184 @@
+// The waypoint's HTTP/2 server session on an in-memory transport, fed raw
+// frames: a request reaches the handler whole and its response goes out; an
+// empty-DATA flood and a rapid-reset flood end the session with GOAWAY while
+// the handlers running at once stay bounded.
+#include "waypoint/http/h2_server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+namespace ambit::waypoint::http {
+namespace {
+
+constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+constexpr uint8_t kData = 0, kHeaders = 1, kRst = 3, kSettings = 4, kGoaway = 7;
+constexpr uint8_t kEndStream = 1, kEndHeaders = 4;
+// HPACK: :method GET, :path /, :scheme http (static table), :authority "a" (literal).
+constexpr std::string_view kGetBlock = "\x82\x84\x86\x01\x01" "a";
+
+std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
+  std::string f;
+  auto len = static_cast<uint32_t>(payload.size());
+  for (int shift : {16, 8, 0}) f += static_cast<char>((len >> shift) & 0xff);
+  f += static_cast<char>(type);
+  f += static_cast<char>(flags);
+  for (int shift : {24, 16, 8, 0}) f += static_cast<char>((stream >> shift) & (shift == 24 ? 0x7f : 0xff));
+  f.append(payload);
+  return f;
+}
+
+struct Frame {
+  uint8_t type, flags;
+  uint32_t stream;
+  std::string payload;
+};
+
+std::vector<Frame> parse(const std::string& bytes) {
+  std::vector<Frame> out;
+  std::size_t off = 0;
+  while (off + 9 <= bytes.size()) {
+    auto b = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(bytes[off + i])); };
+    uint32_t len = (b(0) << 16) | (b(1) << 8) | b(2);
+    if (off + 9 + len > bytes.size()) break;
+    uint32_t stream = ((b(5) & 0x7f) << 24) | (b(6) << 16) | (b(7) << 8) | b(8);
+    out.push_back({static_cast<uint8_t>(b(3)), static_cast<uint8_t>(b(4)), stream, bytes.substr(off + 9, len)});
+    off += 9 + len;
+  }
+  return out;
+}
+
+// Feeds `input` (then EOF) to a session and runs it to its end.
+struct Run {
+  std::string output;
+  bool ended = false;
+  std::string reason;
+};
+
+Run runSession(const std::string& input, H2Server::Handler handler, H2ServerLimits limits = {}) {
+  asio::io_context io;
+  Run r;
+  auto fed = std::make_shared<bool>(false);
+  H2Transport t;
+  t.read = [fed, input](std::string& out) -> asio::awaitable<std::size_t> {
+    if (*fed) co_return 0;
+    *fed = true;
+    out += input;
+    co_return input.size();
+  };
+  t.write = [&r](std::string_view data) -> asio::awaitable<bool> {
+    r.output.append(data);
+    co_return true;
+  };
+  t.close_write = [] {};
+  t.abort = [] {};
+  auto server = H2Server::create(io.get_executor(), limits, std::move(t), std::move(handler), "");
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await server->run();
+        r.ended = true;
+        r.reason = server->endReason();
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(20));
+  return r;
+}
+
+std::string preface() { return std::string(kPreface) + frame(kSettings, 0, 0, ""); }
+
+TEST(H2ServerTest, ARequestReachesTheHandlerWholeAndItsResponseGoesOut) {
+  std::string input = preface() + frame(kHeaders, kEndHeaders, 1, kGetBlock) +
+                      frame(kData, 0, 1, "hel") + frame(kData, kEndStream, 1, "lo");
+  Request seen;
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    seen = x->request();
+    std::vector<route::Header> fields = {{"Content-Type", "text/plain"}, {"connection", "close"}};
+    x->respond(200, fields, true);
+    co_await x->write("reply");
+    x->end();
+  });
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(seen.method, "GET");
+  EXPECT_EQ(seen.target, "/");
+  EXPECT_EQ(seen.header("host"), "a");
+  EXPECT_EQ(seen.body, "hello");
+  bool headers = false, data = false;
+  for (const auto& f : parse(r.output)) {
+    if (f.type == kHeaders && f.stream == 1) headers = true;
+    if (f.type == kData && f.stream == 1 && f.payload == "reply" && (f.flags & kEndStream)) data = true;
+  }
+  EXPECT_TRUE(headers && data) << r.output.size() << " bytes out";
+}
+
+bool goawayWith(const std::string& output, uint32_t code) {
+  for (const auto& f : parse(output)) {
+    if (f.type != kGoaway || f.payload.size() < 8) continue;
+    auto b = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(f.payload[i])); };
+    if (((b(4) << 24) | (b(5) << 16) | (b(6) << 8) | b(7)) == code) return true;
+  }
+  return false;
+}
+
+TEST(H2ServerTest, AnEmptyDataFloodEndsTheSession) {
+  std::string input = preface() + frame(kHeaders, kEndHeaders, 1, kGetBlock);
+  for (int i = 0; i < 500; ++i) input += frame(kData, 0, 1, "");
+  int calls = 0;
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange>) -> asio::awaitable<void> {
+    ++calls;
+    co_return;
+  });
+  EXPECT_TRUE(r.ended);
+  EXPECT_TRUE(goawayWith(r.output, 11 /* ENHANCE_YOUR_CALM */)) << r.reason;
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(H2ServerTest, RapidResetEndsTheSessionAndHandlersStayBounded) {
+  std::string input = preface();
+  std::string cancel("\0\0\0\x08", 4);
+  for (uint32_t i = 0; i < 5000; ++i) {
+    uint32_t id = 2 * i + 1;
+    input += frame(kHeaders, kEndHeaders | kEndStream, id, kGetBlock);
+    input += frame(kRst, 0, id, cancel);
+  }
+  int running = 0, most = 0, calls = 0;
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange>) -> asio::awaitable<void> {
+    ++calls;
+    most = std::max(most, ++running);
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    --running;
+  });
+  EXPECT_TRUE(r.ended);
+  // nghttp2's reset rate limit (burst 1000) ends it with INTERNAL_ERROR.
+  EXPECT_TRUE(goawayWith(r.output, 2 /* INTERNAL_ERROR */)) << r.reason;
+  EXPECT_LE(most, 200) << "handlers of reset streams are capped at twice the stream limit";
+  EXPECT_LT(calls, 5000);
+}
+
+TEST(H2ServerTest, TooManyHeaderFieldsAreAnswered431) {
+  std::string block(kGetBlock);
+  for (int i = 0; i < 150; ++i) {
+    std::string name = "x-" + std::to_string(i);
+    block += '\0';
+    block += static_cast<char>(name.size());
+    block += name;
+    block += "\x01y";
+  }
+  int status = 0;
+  auto r = runSession(preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, block),
+                      [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+                        status = x->errorStatus();
+                        x->respond(x->errorStatus(), {}, false);
+                        co_return;
+                      });
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(status, 431);
+}
+
+}  // namespace
+}  // namespace ambit::waypoint::http
