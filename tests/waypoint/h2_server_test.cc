@@ -180,5 +180,51 @@ TEST(H2ServerTest, TooManyHeaderFieldsAreAnswered431) {
   EXPECT_EQ(status, 431);
 }
 
+bool resetWith(const std::string& output, uint32_t stream, uint32_t code) {
+  for (const auto& f : parse(output)) {
+    if (f.type != kRst || f.stream != stream || f.payload.size() != 4) continue;
+    auto b = [&](std::size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(f.payload[i])); };
+    if (((b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3)) == code) return true;
+  }
+  return false;
+}
+
+TEST(H2ServerTest, AnAnswerBeforeTheBodyEndsIsFollowedByAResetSoTheClientStops) {
+  std::string block(kGetBlock);
+  block += std::string("\0\x0e", 2) + "content-length" + "\x08" + "99999999";
+  int status = 0;
+  auto r = runSession(preface() + frame(kHeaders, kEndHeaders, 1, block) + frame(kData, 0, 1, "abc"),
+                      [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+                        status = x->errorStatus();
+                        x->respond(x->errorStatus(), {}, true);
+                        co_await x->write("too large");
+                        x->end();
+                      });
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(status, 413) << "refused on its Content-Length, before the body";
+  EXPECT_TRUE(resetWith(r.output, 1, 0 /* NO_ERROR */)) << r.reason;
+}
+
+TEST(H2ServerTest, AResponseTheClientTakesNothingOfIsReset) {
+  // The client's stream window is 0: no DATA can go out.
+  std::string settings("\x00\x04\x00\x00\x00\x00", 6);  // INITIAL_WINDOW_SIZE = 0
+  std::string input = std::string(kPreface) + frame(kSettings, 0, 0, settings) +
+                      frame(kHeaders, kEndHeaders | kEndStream, 1, kGetBlock);
+  H2ServerLimits limits;
+  limits.stall_timeout = std::chrono::milliseconds(200);
+  bool write_failed = false;
+  auto r = runSession(
+      input,
+      [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+        x->respond(200, {}, true);
+        std::string big(200 * 1024, 'x');
+        write_failed = !co_await x->write(big);
+      },
+      limits);
+  EXPECT_TRUE(r.ended);
+  EXPECT_TRUE(write_failed) << "the writer was woken by the reset";
+  EXPECT_TRUE(resetWith(r.output, 1, 8 /* CANCEL */)) << r.reason;
+}
+
 }  // namespace
 }  // namespace ambit::waypoint::http

@@ -181,7 +181,7 @@ std::string serializeResponseHead(int status, std::string_view reason,
 std::string localResponse(int status, std::string_view body, const std::vector<route::Header>& extra,
                           bool keep_alive) {
   std::vector<route::Header> h = extra;
-  h.push_back({"content-length", std::to_string(body.size())});
+  if (status != 204) h.push_back({"content-length", std::to_string(body.size())});
   if (!body.empty()) h.push_back({"content-type", "text/plain"});
   if (!keep_alive) h.push_back({"connection", "close"});
   std::string out = serializeResponseHead(status, "", h);

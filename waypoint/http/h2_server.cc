@@ -40,7 +40,7 @@ bool connectionSpecific(std::string_view name) {
 // ---- H2Exchange -------------------------------------------------------------
 
 H2Exchange::H2Exchange(std::shared_ptr<H2Server> server, int32_t id)
-    : server_(std::move(server)), id_(id), opened_(Clock::now()), writable_(server_->ex_) {
+    : server_(std::move(server)), id_(id), opened_(Clock::now()), progress_(opened_), writable_(server_->ex_) {
   request_.version = 20;
 }
 
@@ -70,10 +70,14 @@ bool H2Exchange::respond(int status, const std::vector<route::Header>& headers, 
     auto* x = static_cast<H2Exchange*>(source->ptr);
     bool took = false;
     ssize_t n = hbone::takeQueued(x->out_, x->out_off_, x->ended_, x->deferred_, buf, length, data_flags, took);
-    if (took) x->writable_.notify();
+    if (took) {
+      x->progress_ = Clock::now();
+      x->writable_.notify();
+    }
     return n;
   };
   if (!has_body) ended_ = true;
+  progress_ = Clock::now();
   int rv = nghttp2_submit_response(server_->session_, id_, nva.data(), nva.size(), has_body ? &prd : nullptr);
   if (rv != 0) {
     reset();
@@ -180,7 +184,8 @@ struct H2Server::Callbacks {
   static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& s = self(user_data);
     if (frame->hd.type == NGHTTP2_DATA) {
-      if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      // Padding is no payload: a frame of padding alone counts as empty.
+      if (frame->hd.length == frame->data.padlen && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         if (++s.empty_data_ > s.limits_.max_empty_data) {
           s.end_reason_ = "empty DATA flood";
           nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -192,8 +197,10 @@ struct H2Server::Callbacks {
     }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     H2Exchange* x = exchangeOf(session, frame->hd.stream_id);
-    if (x == nullptr || x->dispatched_) return 0;
+    if (x == nullptr) return 0;
     bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end) x->remote_ended_ = true;
+    if (x->dispatched_) return 0;
     bool head_error = frame->hd.type == NGHTTP2_HEADERS && x->error_status_ != 0;
     if (end || head_error) {
       auto it = s.streams_.find(frame->hd.stream_id);
@@ -207,14 +214,32 @@ struct H2Server::Callbacks {
     auto& s = self(user_data);
     H2Exchange* x = exchangeOf(session, stream_id);
     if (x == nullptr || x->dispatched_) return 0;  // the answer is decided: the rest is dropped
-    if (x->request_.body.size() + len > s.limits_.max_body_bytes) {
-      x->error_status_ = 413;
-      x->error_reason_ = "request body too large";
+    bool too_big = x->request_.body.size() + len > s.limits_.max_body_bytes;
+    if (too_big || s.body_bytes_ + len > s.limits_.max_session_body_bytes) {
+      x->error_status_ = too_big ? 413 : 503;
+      x->error_reason_ = too_big ? "request body too large" : "too many request bytes buffered on this connection";
       auto it = s.streams_.find(stream_id);
       if (it != s.streams_.end()) s.dispatch(it->second);
       return 0;
     }
     x->request_.body.append(reinterpret_cast<const char*>(data), len);
+    x->counted_ += len;
+    s.body_bytes_ += len;
+    return 0;
+  }
+
+  // A response that ended while the client still sends: reset with NO_ERROR
+  // now that the END_STREAM is out (a reset submitted with the response would
+  // overtake its DATA).
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* /*user_data*/) {
+    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      return 0;
+    }
+    H2Exchange* x = exchangeOf(session, frame->hd.stream_id);
+    if (x != nullptr && !x->remote_ended_) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+    }
     return 0;
   }
 
@@ -226,6 +251,7 @@ struct H2Server::Callbacks {
     if (it == s.streams_.end()) return 0;
     auto x = std::move(it->second);
     s.streams_.erase(it);
+    if (!x->dispatched_) s.uncount(*x);  // else when its handler returns
     x->onClosed();
     return 0;
   }
@@ -265,6 +291,7 @@ bool H2Server::init() {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::onStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::onFrameSend);
   nghttp2_option* opt = nullptr;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cbs);
@@ -296,7 +323,11 @@ bool H2Server::init() {
 asio::awaitable<void> H2Server::run() {
   using namespace asio::experimental::awaitable_operators;
   auto self = shared_from_this();
-  if (!finished_) co_await (readLoop() && writeLoop() && tickLoop());
+  try {
+    if (!finished_) co_await (readLoop() && writeLoop() && tickLoop());
+  } catch (const std::exception& e) {
+    end_reason_ = std::string("failed: ") + e.what();
+  }
   finish(end_reason_.empty() ? "ended" : end_reason_);
   // Handlers hold the exchanges (and whatever the caller lent them): wait.
   for (int i = 0; handlers_ > 0; ++i) co_await handlers_done_.wait();
@@ -337,7 +368,7 @@ asio::awaitable<void> H2Server::readLoop() {
   }
   reading_ = false;
   kick();
-  tick_.cancel();
+  if (finished_) tick_.cancel();  // nothing left to linger for
 }
 
 asio::awaitable<void> H2Server::writeLoop() {
@@ -368,26 +399,34 @@ asio::awaitable<void> H2Server::writeLoop() {
 
 asio::awaitable<void> H2Server::tickLoop() {
   auto interval = std::min<Clock::duration>(
-      {std::chrono::seconds(1), limits_.request_timeout / 2, limits_.idle_timeout / 2});
+      {std::chrono::seconds(1), limits_.request_timeout / 2, limits_.stall_timeout / 2, limits_.idle_timeout / 2});
   interval = std::max<Clock::duration>(interval, std::chrono::milliseconds(10));
-  for (uint64_t n = 0; reading_; ++n) {  // ends when the read loop does (the linger below bounds that)
+  // Ends when the session is over and nothing reads any more; after our half
+  // is done, the peer has kLinger to close its own.
+  for (uint64_t n = 0; !finished_ || reading_; ++n) {
     if (finished_) {
       tick_.expires_at(finished_at_ + kLinger);
     } else {
       tick_.expires_after(interval);
     }
     co_await tick_.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!reading_) break;
     auto now = Clock::now();
     if (finished_) {
-      if (now >= finished_at_ + kLinger) transport_.abort();  // the peer did not close after our GOAWAY
+      if (reading_ && now >= finished_at_ + kLinger) transport_.abort();  // the peer did not close after our GOAWAY
       continue;
     }
-    std::vector<int32_t> late;
+    std::vector<int32_t> late, stalled;
     for (auto& [id, x] : streams_) {
       if (!x->dispatched_ && now - x->opened_ >= limits_.request_timeout) late.push_back(id);
+      // A response the client takes nothing of (its window stays shut, or it
+      // half-closed and went away) holds its handler and upstream: reset it.
+      bool queued = x->responded_ && !x->closed_ && x->out_.size() > x->out_off_;
+      if (queued && now - x->progress_ >= limits_.stall_timeout) {
+        stalled.push_back(id);
+      }
     }
     for (int32_t id : late) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    for (int32_t id : stalled) streams_[id]->reset(NGHTTP2_CANCEL);
     if (streams_.empty() && handlers_ == 0 && now - last_active_ >= limits_.idle_timeout) {
       end_reason_ = "idle";
       nghttp2_session_terminate_session(session_, NGHTTP2_NO_ERROR);
@@ -424,10 +463,16 @@ void H2Server::dispatch(const std::shared_ptr<H2Exchange>& x) {
           // The handler's own failure: the stream is reset below.
         }
         if (!x->closed_ && (!x->responded_ || !x->ended_)) x->reset();
+        self->uncount(*x);
         if (--self->handlers_ == 0) self->handlers_done_.notify();
         self->kick();
       },
       asio::detached);
+}
+
+void H2Server::uncount(H2Exchange& x) {
+  body_bytes_ -= std::min(body_bytes_, x.counted_);
+  x.counted_ = 0;
 }
 
 void H2Server::finish(std::string reason) {

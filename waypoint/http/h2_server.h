@@ -14,8 +14,12 @@
 // stream resets (rapid reset), CONTINUATION frames and queued PING/SETTINGS
 // acks, each of which ends the session with GOAWAY; a cap on consecutive
 // empty DATA frames; handlers still running for reset streams count against
-// a cap (new streams are refused beyond it); a request must be whole within
-// request_timeout, and a session with no stream ends after idle_timeout.
+// a cap (new streams are refused beyond it); request bodies buffered across
+// the connection are capped (503); a request must be whole within
+// request_timeout, a response the client takes nothing of for stall_timeout
+// is reset, and a session with no stream ends after idle_timeout. A stream
+// answered before its request ended (413, 431) is then reset with NO_ERROR,
+// so the client stops sending (RFC 9113 8.1).
 // nghttp2 checks the message rules (pseudo-headers, connection-specific
 // fields, content-length against the DATA received).
 //
@@ -53,7 +57,9 @@ struct H2ServerLimits {
   uint32_t reset_burst = 1000;  // stream resets accepted in a burst ...
   uint32_t reset_rate = 33;     // ... and per second after it
   uint32_t max_empty_data = 100;  // consecutive DATA frames without payload or END_STREAM
+  std::size_t max_session_body_bytes = 16u << 20;  // request bodies buffered across the connection's streams
   std::chrono::milliseconds request_timeout{10000};  // a stream's request must be whole by then
+  std::chrono::milliseconds stall_timeout{30000};    // a response the client takes nothing of: reset
   std::chrono::milliseconds idle_timeout{300000};    // no stream open this long: GOAWAY
 };
 
@@ -107,7 +113,10 @@ class H2Exchange {
   int error_status_ = 0;
   std::string error_reason_;
   bool dispatched_ = false;
+  bool remote_ended_ = false;   // the client's END_STREAM came
+  std::size_t counted_ = 0;     // body bytes counted in the session's total
   std::chrono::steady_clock::time_point opened_;
+  std::chrono::steady_clock::time_point progress_;  // the response last moved
 
   bool responded_ = false;
   std::string out_;
@@ -150,6 +159,7 @@ class H2Server : public std::enable_shared_from_this<H2Server> {
   void resume(H2Exchange& x);
   void dispatch(const std::shared_ptr<H2Exchange>& x);
   void finish(std::string reason);
+  void uncount(H2Exchange& x);
 
   asio::any_io_executor ex_;
   H2ServerLimits limits_;
@@ -159,6 +169,7 @@ class H2Server : public std::enable_shared_from_this<H2Server> {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::shared_ptr<H2Exchange>> streams_;
   std::size_t handlers_ = 0;
+  std::size_t body_bytes_ = 0;  // buffered request bodies (max_session_body_bytes)
   uint32_t empty_data_ = 0;
   runtime::Event want_write_;
   runtime::Event handlers_done_;

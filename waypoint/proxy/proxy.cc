@@ -233,10 +233,15 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   std::string in;
   {
-    StreamDeadline deadline(stream, std::chrono::steady_clock::now() + config_.idle_timeout);
+    // Idle until the first byte, then the header timeout (as for a request).
+    auto deadline = std::make_unique<StreamDeadline>(stream, std::chrono::steady_clock::now() + config_.idle_timeout);
     for (int i = 0; i < static_cast<int>(kPreface.size()); ++i) {  // each read adds at least a byte
       std::string_view got(in.data(), std::min(in.size(), kPreface.size()));
       if (in.size() >= kPreface.size() || !kPreface.starts_with(got)) break;
+      if (i == 1) {
+        deadline = std::make_unique<StreamDeadline>(
+            stream, std::chrono::steady_clock::now() + config_.request_header_timeout);
+      }
       std::string err;
       if (co_await readSome(*stream, in, err) == 0) break;
     }

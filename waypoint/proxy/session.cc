@@ -281,6 +281,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     d.routes = std::move(routes);
     d.policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
   }
+  const bool head_only = req.method == "HEAD";
   uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
   for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
   std::string authority = req.header("host");
@@ -314,6 +315,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
         Local{status, std::move(body), flag, std::move(extra), std::move(route_name), std::move(detail)};
   };
   auto send = [&]() -> asio::awaitable<bool> {
+    // No body on a HEAD response, a 204 or a 304 (a client would take it for
+    // the start of the next response, or as a protocol error).
+    if (head_only || pending.status == 204 || pending.status == 304) pending.body.clear();
     uint64_t bytes = 0;
     bool ok = co_await resp.local(pending.status, pending.body, pending.extra, bytes);
     finish(pending.status, pending.flag, bytes, pending.route_name, pending.detail);
@@ -454,7 +458,6 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     set(500, "", Flag::kNone, {}, route_name, "rewritten path has a space or control character");
     co_return co_await send();
   }
-  bool head_request = req.method == "HEAD";
   auto request_bytes_out = http::serializeRequest(req.method, upstream_target, headers, req.body);
   if (r != nullptr) {
     for (const auto& m : r->mirrors()) {
@@ -499,7 +502,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       deadline = std::min(deadline, now + std::chrono::milliseconds(retry.per_try_timeout_ms()));
     }
     ++w.active[ep.key()];
-    up = co_await attempt(d, ep, request_bytes_out, head_request, deadline, outcome, detail);
+    up = co_await attempt(d, ep, request_bytes_out, head_only, deadline, outcome, detail);
     if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
     outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(),
                      Clock::now());
@@ -548,7 +551,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     route::applyHeaderOps(dest->response_headers(), out);
     route::applyHeaderOps(r->response_headers(), out);
   }
-  bool no_body = head_request || head.status == 204 || head.status == 304;
+  bool no_body = head_only || head.status == 204 || head.status == 304;
   std::optional<uint64_t> length;
   if (no_body) {
     // HEAD and 304 may say the length of what they did not send; a 204 never has one.

@@ -24,7 +24,7 @@ class H2Responder final : public Responder {
   asio::awaitable<bool> local(int status, std::string_view body, const std::vector<route::Header>& extra,
                               uint64_t& bytes) override {
     std::vector<route::Header> fields = extra;
-    fields.push_back({"content-length", std::to_string(body.size())});
+    if (status != 204) fields.push_back({"content-length", std::to_string(body.size())});
     if (!body.empty()) fields.push_back({"content-type", "text/plain"});
     bytes = fieldBytes(fields) + body.size();
     if (!x_->respond(status, fields, !body.empty())) co_return false;
