@@ -339,6 +339,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10, help="l7-rps seconds per run")
     ap.add_argument("--clients", type=int, default=16, help="l7-rps keep-alive connections")
+    ap.add_argument("--warmup", type=int, default=2, help="seconds of load before each measured run")
     ap.add_argument("--rate", type=int, default=1000, help="req/s of the CPU shape")
     ap.add_argument("--cpu-seconds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2, help="waypoint and ztunnel worker threads")
@@ -367,7 +368,7 @@ def main():
             order = MODES[rnd % len(MODES):] + MODES[:rnd % len(MODES)]
             for mode in order:
                 b.capture(mode == "ambit")
-                b.h2load(mode, "-c", str(args.clients), "-D", "2")  # warm: connections, pools, caches
+                b.h2load(mode, "-c", str(args.clients), "-D", str(args.warmup))  # warm: connections, pools, caches
                 r = b.h2load(mode, "-c", str(args.clients), "-D", str(args.seconds))
                 results[mode]["rps"].append(r)
                 if rnd == 0:
@@ -383,6 +384,11 @@ def main():
     else:
         open(args.out, "w").write(report)
         log(f"results in {args.out}")
+    # A run with failed requests measured something else: say so in the exit status.
+    bad = [m for m in MODES if any(r["failed"] or r["non2xx"] for r in results[m]["rps"])
+           or results[m]["cpu"]["failed"] or results[m]["cpu"]["non2xx"]]
+    if bad:
+        sys.exit(f"requests failed or were not 2xx in: {', '.join(bad)} (see the table; --keep-logs keeps the logs)")
 
 
 def render(args, results, elapsed):
