@@ -264,7 +264,8 @@ TEST_F(WaypointIntegrationTest, ARouteTimeoutFires) {
   EXPECT_EQ(r.status, 504) << output();
   EXPECT_EQ(r.body, "upstream request timeout");
   EXPECT_LT(took, 1200ms) << "the 300ms route timeout answered long before the backend's 1.5s";
-  EXPECT_THAT(output(), HasSubstr("flags=UT"));
+  // The access line is written after the response: wait for it.
+  EXPECT_TRUE(w_.proc->waitForOutput("flags=UT", 5s)) << output();
 }
 
 TEST_F(WaypointIntegrationTest, AnInjectedAbortReturnsItsStatusAtItsRate) {
@@ -346,7 +347,8 @@ TEST_F(WaypointIntegrationTest, AnL7DenyHoldsAgainstNormalizationTricks) {
   EXPECT_EQ(joined.status, 403);
   EXPECT_EQ(v1_->count("/admin") + v2_->count("/admin") + v1_->count("//") + v2_->count("//"), 0)
       << "no denied request reached a backend";
-  EXPECT_THAT(output(), HasSubstr("flags=RBAC"));
+  // The access line is written after the response: wait for it.
+  EXPECT_TRUE(w_.proc->waitForOutput("flags=RBAC", 5s)) << output();
 }
 
 TEST_F(WaypointIntegrationTest, SmugglingAttemptsAreRefused) {
