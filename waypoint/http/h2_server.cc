@@ -1,7 +1,7 @@
 #include "waypoint/http/h2_server.h"
 
 #include <algorithm>
-#include <cstdlib>
+#include <charconv>
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
@@ -171,8 +171,9 @@ struct H2Server::Callbacks {
       if (!x->cookies_.empty()) x->cookies_ += "; ";
       x->cookies_.append(v);
     } else {
-      if (n == "content-length" && v.size() <= 19 &&
-          std::strtoull(std::string(v).c_str(), nullptr, 10) > s.limits_.max_body_bytes) {
+      uint64_t length = 0;
+      if (n == "content-length" && std::from_chars(v.data(), v.data() + v.size(), length).ec == std::errc() &&
+          length > s.limits_.max_body_bytes) {
         x->error_status_ = 413;  // answered now, not after a megabyte of DATA
         x->error_reason_ = "request body too large";
       }

@@ -281,6 +281,10 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     d.routes = std::move(routes);
     d.policies = d.routes->policiesFor(config_.ns, config_.name, d.service->namespace_(), d.service->name());
   }
+  // This request's route table, held: the connection's other requests
+  // (HTTP/2 streams) may move d.routes on while this one waits, and the
+  // route pointers below point into this table.
+  const std::shared_ptr<const RouteTable> routes = d.routes;
   const bool head_only = req.method == "HEAD";
   uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
   for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
@@ -359,7 +363,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
 
   // 3. Routing.
   const std::string& svc_host = d.service->hostname();
-  const route::CompiledHost* host = d.routes->host(svc_host);
+  const route::CompiledHost* host = routes->host(svc_host);
   const rv1::HttpRoute* r = nullptr;
   const rv1::RouteMatch* matched = nullptr;
   const route::CompiledRoute* cr = nullptr;
@@ -424,7 +428,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     co_return co_await send();
   }
   rv1::TrafficPolicy no_policy;
-  const rv1::TrafficPolicy* tp = policyFor(*d.routes, dest->host(), dest->subset());
+  const rv1::TrafficPolicy* tp = policyFor(*routes, dest->host(), dest->subset());
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
 

@@ -87,10 +87,9 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
       refused(d, x->errorStatus(), x->errorReason(), started, bytes);
       co_return;
     }
-    // Its own copy: handleRequest refreshes the snapshots it holds, and the
-    // connection's other requests run interleaved with this one.
-    Downstream own = d;
-    co_await handleRequest(responder, own, std::move(x->request()));
+    // Shared by the connection's requests: handleRequest holds the route
+    // table it uses, so another stream refreshing d's snapshots is harmless.
+    co_await handleRequest(responder, d, std::move(x->request()));
   };
   auto server = http::H2Server::create(stream->connection().executor(), limits, std::move(transport),
                                        std::move(handler), std::move(in));
