@@ -58,17 +58,27 @@ int main(int argc, char** argv) {
     log::error(*logger, "ca_failed", "error", authority.error().message);
     return 1;
   }
-  ca::TokenAuthenticator tokens;
+  // Read again when it changes (tokens are added and rotated without a restart).
+  std::unique_ptr<ca::TokenFile> token_file;
+  ca::TokenAuthenticator no_tokens;
   if (!cfg.ca_token_file.empty()) {
-    auto t = ca::TokenAuthenticator::fromFile(cfg.ca_token_file, cfg.mesh.trust_domain);
+    auto t = ca::TokenFile::open(cfg.ca_token_file, cfg.mesh.trust_domain,
+                                 [logger](const std::string& error, std::size_t count) {
+                                   if (error.empty()) {
+                                     log::info(*logger, "ca_tokens_reloaded", "tokens", count);
+                                   } else {
+                                     log::error(*logger, "ca_tokens_failed", "error", error);
+                                   }
+                                 });
     if (!t) {
       log::error(*logger, "ca_tokens_failed", "error", t.error().message);
       return 1;
     }
-    tokens = std::move(*t);
+    token_file = std::move(*t);
   } else {
     log::warn(*logger, "ca_no_tokens", "detail", "ca.token_file is not set: every certificate request is refused");
   }
+  const ca::Authenticator& tokens = token_file ? static_cast<const ca::Authenticator&>(*token_file) : no_tokens;
   ca::CaService ca_service(**authority, tokens, cfg.mesh.trust_domain, [&] { return store.current(); },
                            service.metrics());
   auto serving = (*authority)->issueServing(cfg.ca_server_dns_names, std::chrono::hours(24 * 365));
@@ -125,7 +135,8 @@ int main(int argc, char** argv) {
     return nlohmann::json{{"source", (*authority)->source()},
                           {"expires", tls::formatTime((*authority)->signingCertExpiry())},
                           {"root_cert", (*authority)->rootPem()},
-                          {"tokens", tokens.size()}};
+                          {"tokens", token_file ? token_file->size() : 0},
+                          {"token_file_error", token_file ? token_file->lastError() : ""}};
   });
   log::info(*logger, "xds_listening", "address", cfg.xds_address, "port", xds_port, "tls_port", tls_port,
             "config_dir", cfg.config_dir, "ca", (*authority)->source());

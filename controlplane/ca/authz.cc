@@ -1,6 +1,8 @@
 // Token authentication and the impersonation rules.
 #include "controlplane/ca/authz.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +66,66 @@ Result<Caller> TokenAuthenticator::authenticate(std::string_view header) const {
   auto it = tokens_.find(header.substr(kBearer.size()));
   if (it == tokens_.end()) return makeError(ErrorCode::kUnauthenticated, "unknown token");
   return it->second;
+}
+
+std::optional<TokenFile::Stamp> TokenFile::stampOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return Stamp{st.st_dev, st.st_ino, st.st_size, int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+Result<std::unique_ptr<TokenFile>> TokenFile::open(const std::string& path, const std::string& trust_domain,
+                                                   OnReload on_reload) {
+  std::unique_ptr<TokenFile> f(new TokenFile(path, trust_domain, std::move(on_reload)));
+  auto stamp = stampOf(path);
+  auto parsed = TokenAuthenticator::fromFile(path, trust_domain);
+  if (!parsed) return parsed.error();
+  f->current_ = std::move(*parsed);
+  if (stamp) f->stamp_ = *stamp;
+  return f;
+}
+
+bool TokenFile::refresh() const {
+  auto stamp = stampOf(path_);
+  std::string error;
+  std::size_t count = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (!stamp) {
+      last_error_ = "token file " + path_ + " is gone; the last tokens read stay in force";
+      return false;
+    }
+    if (*stamp == stamp_) return false;
+    // The stamp is taken before the read: a write landing after it is read again next time.
+    auto parsed = TokenAuthenticator::fromFile(path_, trust_domain_);
+    stamp_ = *stamp;
+    if (parsed) {
+      current_ = std::move(*parsed);
+      last_error_.clear();
+    } else {
+      last_error_ = parsed.error().message + " (the last good tokens stay in force)";
+    }
+    error = last_error_;
+    count = current_.size();
+  }
+  if (on_reload_) on_reload_(error, count);
+  return error.empty();
+}
+
+Result<Caller> TokenFile::authenticate(std::string_view header) const {
+  refresh();
+  std::lock_guard lock(mu_);
+  return current_.authenticate(header);
+}
+
+std::size_t TokenFile::size() const {
+  std::lock_guard lock(mu_);
+  return current_.size();
+}
+
+std::string TokenFile::lastError() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
 }
 
 Result<tls::Identity> authorizeIdentity(const Caller& caller, const std::string& impersonate,

@@ -5,7 +5,7 @@
 
 namespace ambit::controlplane::ca {
 
-CaService::CaService(const CertificateAuthority& authority, const TokenAuthenticator& auth, std::string trust_domain,
+CaService::CaService(const CertificateAuthority& authority, const Authenticator& auth, std::string trust_domain,
                      std::function<std::shared_ptr<const Snapshot>()> model, metrics::Registry& registry)
     : authority_(authority), auth_(auth), trust_domain_(std::move(trust_domain)), model_(std::move(model)) {
   // istiod's metric names, so existing dashboards show the CA.

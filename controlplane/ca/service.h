@@ -13,7 +13,7 @@ namespace ambit::controlplane::ca {
 
 class CaService final : public istio::v1::auth::IstioCertificateService::CallbackService {
  public:
-  CaService(const CertificateAuthority& authority, const TokenAuthenticator& auth, std::string trust_domain,
+  CaService(const CertificateAuthority& authority, const Authenticator& auth, std::string trust_domain,
             std::function<std::shared_ptr<const Snapshot>()> model, metrics::Registry& registry);
 
   grpc::ServerUnaryReactor* CreateCertificate(grpc::CallbackServerContext* ctx,
@@ -26,7 +26,7 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Callbac
 
  private:
   const CertificateAuthority& authority_;
-  const TokenAuthenticator& auth_;
+  const Authenticator& auth_;
   std::string trust_domain_;
   std::function<std::shared_ptr<const Snapshot>()> model_;
   std::shared_ptr<metrics::Counter> csr_count_, issued_, auth_failures_, sign_errors_;

@@ -2,6 +2,7 @@
 // and the gRPC service under abuse.
 #include <sys/stat.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
@@ -229,6 +230,51 @@ TEST(CaAuthzTest, TokenFileErrorsNameTheField) {
   auto bad = TokenAuthenticator::fromYaml("nodes:\n- {name: a, token: short}\n", "t.yaml", "cluster.local");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message, "t.yaml:2:20: field 'nodes[0].token': tokens must be at least 16 characters");
+}
+
+// Tokens added to the file take effect without a restart (the lab adds one per
+// waypoint); a change that does not parse keeps the last good tokens.
+TEST(CaAuthzTest, TokenFileIsReadAgainWhenItChanges) {
+  TempDir d;
+  auto path = d.path() + "/tokens.yaml";
+  auto write = [&](const std::string& text) {
+    auto tmp = path + ".tmp";
+    std::ofstream(tmp) << text;
+    fs::rename(tmp, path);  // a new inode, as an atomic writer makes
+  };
+  write(kTokens);
+  std::vector<std::string> reloads;
+  auto file = TokenFile::open(path, "cluster.local", [&](const std::string& error, std::size_t n) {
+    reloads.push_back(error.empty() ? std::to_string(n) : "error");
+  });
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  auto& f = **file;
+  EXPECT_FALSE(f.authenticate("Bearer waypoint-token-0123456789").ok());
+  EXPECT_TRUE(f.authenticate("Bearer client-token-0123456789").ok());
+  EXPECT_TRUE(reloads.empty());  // unchanged: not read again
+
+  write(std::string(kTokens) + "- {namespace: demo, serviceAccount: waypoint, token: waypoint-token-0123456789}\n");
+  auto caller = f.authenticate("Bearer waypoint-token-0123456789");
+  ASSERT_TRUE(caller.ok());
+  EXPECT_EQ(caller->identity.toString(), "spiffe://cluster.local/ns/demo/sa/waypoint");
+  EXPECT_EQ(f.size(), 3u);
+  EXPECT_EQ(f.lastError(), "");
+
+  write("workloads:\n- {namespace: demo, serviceAccount: x, token: short}\n");
+  EXPECT_TRUE(f.authenticate("Bearer waypoint-token-0123456789").ok());  // the last good tokens
+  EXPECT_THAT(f.lastError(), ::testing::HasSubstr("tokens must be at least 16 characters"));
+  EXPECT_EQ(f.size(), 3u);
+
+  fs::remove(path);
+  EXPECT_TRUE(f.authenticate("Bearer client-token-0123456789").ok());
+  EXPECT_THAT(f.lastError(), ::testing::HasSubstr("is gone"));
+
+  write("nodes:\n- {name: node-a, token: node-a-token-0123456789}\n");  // a token removed is refused
+  EXPECT_FALSE(f.authenticate("Bearer client-token-0123456789").ok());
+  EXPECT_EQ(f.lastError(), "");
+  EXPECT_EQ(reloads, (std::vector<std::string>{"3", "error", "1"}));
+
+  EXPECT_FALSE(TokenFile::open(d.path() + "/missing.yaml", "cluster.local").ok());
 }
 
 class CaServiceTest : public ::testing::Test {
