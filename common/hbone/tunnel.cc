@@ -126,4 +126,31 @@ asio::awaitable<TunnelOutcome> copyBidirectional(tcp::socket& a, tcp::socket& b,
   co_return out;
 }
 
+asio::awaitable<TunnelOutcome> copyBidirectional(Stream& a, Stream& b, std::atomic<uint64_t>& a_to_b,
+                                                 std::atomic<uint64_t>& b_to_a, std::size_t buffer_size) {
+  TunnelOutcome out;
+  auto pump = [&](Stream& from, Stream& to, std::atomic<uint64_t>& count) {
+    return [&, buffer_size]() -> asio::awaitable<void> {
+      std::unique_ptr<char[]> buf(new char[buffer_size]);
+      try {
+        for (;;) {
+          std::size_t n = co_await from.read(asio::buffer(buf.get(), buffer_size));
+          if (n == 0) {
+            to.closeWrite();
+            co_return;
+          }
+          co_await to.write(asio::buffer(buf.get(), n));
+          count.fetch_add(n, std::memory_order_relaxed);
+        }
+      } catch (const boost::system::system_error& e) {
+        noteError(out, std::string("tunnel: ") + e.what());
+        from.reset();
+        to.reset();
+      }
+    };
+  };
+  co_await both(pump(a, b, a_to_b), pump(b, a, b_to_a));
+  co_return out;
+}
+
 }  // namespace ambit::hbone

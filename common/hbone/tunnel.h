@@ -34,4 +34,10 @@ asio::awaitable<TunnelOutcome> copyBidirectional(asio::ip::tcp::socket& a, asio:
                                                  std::atomic<uint64_t>& a_to_b, std::atomic<uint64_t>& b_to_a,
                                                  std::size_t buffer_size = 16u << 10);
 
+// The same between two HBONE streams on one executor (a waypoint passing TCP
+// through): END_STREAM on one becomes closeWrite() on the other; a reset of
+// either resets both.
+asio::awaitable<TunnelOutcome> copyBidirectional(Stream& a, Stream& b, std::atomic<uint64_t>& a_to_b,
+                                                 std::atomic<uint64_t>& b_to_a, std::size_t buffer_size = 16u << 10);
+
 }  // namespace ambit::hbone

@@ -3,6 +3,8 @@
 // that cannot be checked, and dry runs.
 #include "waypoint/authz/http_authz.h"
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 namespace ambit::waypoint::authz {
@@ -108,6 +110,59 @@ TEST(DecideTest, OperationFields) {
   r.host = "admin.demo";
   r.authority = "admin.demo:80";
   EXPECT_FALSE(decide({&deny}, r).allowed);
+}
+
+// A TCP connection the waypoint passes through has no HTTP attributes: a rule
+// naming HTTP-only fields never grants, and a DENY holds on its L4 part alone.
+TEST(DecideTest, TcpConnectionsSeeOnlyL4Fields) {
+  RequestAttributes tcp = request("", "");
+  tcp.host.clear();
+  tcp.port = 9090;
+  tcp.l4_only = true;
+
+  auto allow_get = policy("allow-get", av1::HttpPolicy::ALLOW);
+  allow_get.add_rules()->add_to()->add_methods("GET");
+  EXPECT_FALSE(decide({&allow_get}, tcp).allowed);
+  auto allow_client = policy("allow-client", av1::HttpPolicy::ALLOW);
+  auto* rule = allow_client.add_rules();
+  rule->add_from()->add_principals("cluster.local/ns/demo/sa/client");
+  rule->add_to()->add_ports("9090");
+  EXPECT_TRUE(decide({&allow_get, &allow_client}, tcp).allowed);
+  auto other_port = tcp;
+  other_port.port = 9091;
+  EXPECT_FALSE(decide({&allow_client}, other_port).allowed);
+
+  struct Case {
+    const char* name;
+    std::function<void(av1::Rule&)> rule;
+    bool denied;
+  } cases[] = {
+      {"paths", [](av1::Rule& r) { r.add_to()->add_paths("/admin*"); }, true},
+      {"methods+ports", [](av1::Rule& r) { auto* o = r.add_to(); o->add_methods("POST"); o->add_ports("9090"); }, true},
+      {"methods+other port",
+       [](av1::Rule& r) { auto* o = r.add_to(); o->add_methods("POST"); o->add_ports("8080"); }, false},
+      {"header condition",
+       [](av1::Rule& r) {
+         auto* c = r.add_when();
+         c->set_key("request.headers[x-user]");
+         c->add_values("mallory");
+       },
+       true},
+      {"principal", [](av1::Rule& r) { r.add_from()->add_principals("cluster.local/ns/demo/sa/client"); }, true},
+      {"other principal", [](av1::Rule& r) { r.add_from()->add_principals("cluster.local/ns/demo/sa/other"); }, false},
+  };
+  for (const auto& c : cases) {
+    auto deny = policy("deny", av1::HttpPolicy::DENY);
+    c.rule(*deny.add_rules());
+    EXPECT_EQ(!decide({&deny}, tcp).allowed, c.denied) << c.name;
+    auto allow = policy("allow", av1::HttpPolicy::ALLOW);
+    c.rule(*allow.add_rules());
+    // ALLOW with an HTTP field never grants a TCP connection.
+    bool http_field = std::string(c.name).find("principal") == std::string::npos;
+    if (http_field) {
+      EXPECT_FALSE(decide({&allow}, tcp).allowed) << c.name;
+    }
+  }
 }
 
 TEST(DecideTest, RepeatedHeadersCannotSlipPastARule) {

@@ -29,9 +29,9 @@ lab::Binaries findBinaries(const std::string& bin_dir) {
     if (!ec && fs::exists(self / "ambitd") && fs::exists(self / "ztunnel")) dir = self.string();
   }
   if (!dir.empty()) {
-    return {dir + "/ambitd", dir + "/ztunnel", dir + "/ambit-agent", dir + "/ambit-demo-app"};
+    return {dir + "/ambitd", dir + "/ztunnel", dir + "/ambit-agent", dir + "/ambit-demo-app", dir + "/waypoint"};
   }
-  return {AMBIT_BUILD_AMBITD, AMBIT_BUILD_ZTUNNEL, AMBIT_BUILD_AGENT, AMBIT_BUILD_DEMO_APP};
+  return {AMBIT_BUILD_AMBITD, AMBIT_BUILD_ZTUNNEL, AMBIT_BUILD_AGENT, AMBIT_BUILD_DEMO_APP, AMBIT_BUILD_WAYPOINT};
 }
 
 std::string defaultLabConfig() {
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   lab_up->add_option("--nodes", up.nodes, "nodes")->capture_default_str()->check(CLI::Range(1, 100));
   lab_up->add_option("--config", up.config, "directory of Kubernetes/Istio YAML (pods, services, policies)")->capture_default_str();
   lab_up->add_option("--capture", up.capture, "capture mode of the agents")->check(CLI::IsMember({"auto", "ebpf", "iptables"}))->capture_default_str();
-  lab_up->add_option("--bin-dir", bin_dir, "directory holding ambitd, ztunnel, ambit-agent and ambit-demo-app");
+  lab_up->add_option("--bin-dir", bin_dir, "directory holding ambitd, ztunnel, ambit-agent, ambit-demo-app and waypoint");
   auto* lab_down = labc->add_subcommand("down", "remove everything the lab made (also after a crash)");
   bool status_json = false;
   auto* lab_status = labc->add_subcommand("status", "nodes, pods, enrolment, component health");
@@ -94,10 +94,20 @@ int main(int argc, char** argv) {
   lab_logs->add_option("what", what, "ambitd, agent, ztunnel or a pod")->required();
   lab_logs->add_option("--node", node, "the node (agent, ztunnel)");
   std::string filter;
-  auto* lab_metrics = labc->add_subcommand("metrics", "a component's Prometheus metrics: ambitd | agent | ztunnel");
-  lab_metrics->add_option("component", what, "ambitd, agent or ztunnel")->required();
+  auto* lab_metrics =
+      labc->add_subcommand("metrics", "a component's Prometheus metrics: ambitd | agent | ztunnel | waypoint");
+  lab_metrics->add_option("component", what, "ambitd, agent, ztunnel or waypoint")->required();
   lab_metrics->add_option("--node", node, "the node (agent, ztunnel)");
+  lab_metrics->add_option("--pod", pod, "the waypoint's pod (when the lab runs more than one)");
   lab_metrics->add_option("--filter", filter, "only samples whose line contains this");
+  std::string label_kind, label_name, label_ns = "default";
+  std::vector<std::string> label_changes;
+  auto* lab_label = labc->add_subcommand(
+      "label", "set (KEY=VALUE) or remove (KEY-) labels, as kubectl label: lab label ns demo istio.io/use-waypoint=waypoint");
+  lab_label->add_option("kind", label_kind, "namespace | service | pod | gateway | ... (a kind in an applied file)")->required();
+  lab_label->add_option("object", label_name, "its name")->required();
+  lab_label->add_option("labels", label_changes, "KEY=VALUE or KEY-")->required();
+  lab_label->add_option("-n,--namespace", label_ns, "its namespace")->capture_default_str();
   auto* lab_restart = labc->add_subcommand("restart", "restart a node's ztunnel (rolling) or agent");
   lab_restart->add_option("component", what, "ztunnel or agent")->required()->check(CLI::IsMember({"ztunnel", "agent"}));
   lab_restart->add_option("--node", node, "the node")->required();
@@ -163,7 +173,9 @@ int main(int argc, char** argv) {
     } else if (*lab_logs) {
       lab::labLogs(lab_opt, what, node, std::cout);
     } else if (*lab_metrics) {
-      lab::labMetrics(lab_opt, what, node, filter, std::cout);
+      lab::labMetrics(lab_opt, what, what == "waypoint" ? pod : node, filter, std::cout);
+    } else if (*lab_label) {
+      lab::labLabel(lab_opt, label_kind, label_name, label_ns, label_changes, std::cout);
     } else if (*lab_restart) {
       lab::labRestart(lab_opt, what, node, std::cout);
     }

@@ -137,6 +137,11 @@ void createPod(LabState& s, PodState& p) {
   ipIn(p.netns, {"route", "add", "default", "via", podGateway(p.node_index)});
   makeCgroup(p.cgroup);
   writeInPlace(p.hosts, "127.0.0.1\tlocalhost\n");
+  if (!p.token.empty() && !fs::exists(p.token)) {
+    fs::create_directories(fs::path(p.token).parent_path());
+    writeAtomically(p.token, randomToken() + "\n");
+    fs::permissions(p.token, fs::perms::owner_read | fs::perms::owner_write);
+  }
 }
 
 void destroyPod(const PodState& p) {
@@ -146,6 +151,7 @@ void destroyPod(const PodState& p) {
   }
   std::error_code ec;
   if (!p.hosts.empty()) fs::remove(p.hosts, ec);
+  if (!p.token.empty()) fs::remove(p.token, ec);  // tokens.yaml is written again by the caller
 }
 
 void restartPodCgroup(const PodState& p) {
@@ -202,8 +208,11 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
       ServiceState st = it != s.services.end() ? it->second : ServiceState{svc.ns, svc.name, "", f.name, -1, 0};
       st.first_port = svc.first_port;
       if (!svc.cluster_ip.empty()) {
-        st.vip = svc.cluster_ip == "None" ? "" : svc.cluster_ip;
-        st.slot = -1;
+        // A ClusterIP the lab gave out before (a file read back from config/) keeps its slot.
+        if (!(st.slot >= 0 && st.vip == svc.cluster_ip)) {
+          st.vip = svc.cluster_ip == "None" ? "" : svc.cluster_ip;
+          st.slot = -1;
+        }
       } else if (st.slot < 0) {
         std::set<int> used;
         for (const auto& [k, v] : s.services) {
@@ -220,6 +229,7 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
     for (auto& pod : f.pods) {
       auto key = pod.key();
       if (!pods_here.insert(key).second) throw LabError(pod.origin + ": pod " + key + " is declared twice");
+      if (!pod.gateway.empty()) pod.containers = {waypointContainer(s, pod)};
       auto it = s.pods.find(key);
       if (it != s.pods.end() && it->second.file != f.name) {
         throw LabError(pod.origin + ": pod " + key + " is already declared in " + it->second.file);
@@ -244,6 +254,8 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
         p.ip = podIp(place.node, *slot);
         p.file = f.name;
         p.service_account = pod.service_account;
+        p.gateway = pod.gateway;
+        if (!p.gateway.empty()) p.token = tokenPath(s, p.ns, p.name);
         namePod(s, p);
         s.pods[key] = p;
         a.created.push_back(key);
@@ -252,6 +264,11 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
         if (!pod.node_name.empty() && pod.node_name != it->second.node) {
           throw LabError(pod.origin + ": pod " + key + " runs on " + it->second.node +
                          "; delete it before moving it to " + pod.node_name);
+        }
+        if (it->second.gateway != pod.gateway) {
+          throw LabError(pod.origin + ": pod " + key + " is already running as " +
+                         (it->second.gateway.empty() ? "a pod of its own" : "the waypoint of Gateway " + it->second.gateway) +
+                         "; delete it (lab delete " + f.name + ") before declaring it again");
         }
         if (it->second.run_hash != pod.runHash()) a.start.push_back(key);
       }
@@ -280,6 +297,7 @@ Applied applySources(LabState& s, std::vector<SourceFile>& files) {
       made.push_back(key);
       createPod(s, s.pods.at(key));
     }
+    writeTokens(s);  // before any waypoint starts; ambitd reads the file again on the next request
   } catch (...) {
     for (const auto& key : made) {
       try {
@@ -331,6 +349,7 @@ void commit(LabState& s, const LabState& previous, std::vector<SourceFile>& file
     }
     s = previous;
     writeHostsFiles(s);
+    writeTokens(s);
     saveState(s);
     throw;
   }
@@ -349,6 +368,7 @@ void commit(LabState& s, const LabState& previous, std::vector<SourceFile>& file
     if (!released) say(out, "the agent on " + p.node + " did not release pod " + p.key() + " within 15 s; removing it anyway");
     destroyPod(p);
     s.pods.erase(p.key());
+    writeTokens(s);
     saveState(s);
     say(out, "pod " + p.key() + " deleted");
   }
@@ -457,14 +477,11 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
     saveState(s);
     say(out, "network " + std::string(kNetworkCidr) + ", nodes " + nodeIp(1) + (up.nodes > 1 ? ".." + nodeIp(up.nodes) : "") +
                  ", pods in 198.18.<node>.0/24, services in 198.18.200.0/24");
-    std::string tokens = "nodes:\n";
     for (const auto& n : s.nodes) {
-      auto token = randomToken();
-      tokens += "- {name: " + n.name + ", token: " + token + "}\n";
-      writeAtomically(s.dir + "/" + n.name + "/token", token + "\n");
+      writeAtomically(s.dir + "/" + n.name + "/token", randomToken() + "\n");
       fs::permissions(s.dir + "/" + n.name + "/token", fs::perms::owner_read | fs::perms::owner_write);
     }
-    writeAtomically(s.dir + "/tokens.yaml", tokens);
+    writeTokens(s);
     startAmbitd(s);
     saveState(s);
     say(out, "ambitd ready on " + std::string(kControlPlaneIp) + ":15012 (xDS + CA), log " + s.ambitd.log);
@@ -559,6 +576,35 @@ void labDelete(const LabOptions& lab, const std::string& file, std::ostream& out
     throw;
   }
   out << name << " deleted from lab '" << lab.name << "'\n";
+}
+
+void labLabel(const LabOptions& lab, const std::string& kind, const std::string& name, const std::string& ns,
+              const std::vector<std::string>& labels, std::ostream& out) {
+  requireRoot();
+  if (labels.empty()) throw LabError("label: give KEY=VALUE (set) or KEY- (remove)");
+  std::vector<LabelChange> changes;
+  for (const auto& l : labels) changes.push_back(parseLabelChange(l));
+  auto want = kindName(kind);
+  LabLock lock(lab);
+  auto s = loadState(lab.dir());
+  for (const auto& file : s.files) {
+    auto src = readSource(s.configDir() + "/" + file);
+    auto found = findObject(src, want, ns, name);
+    if (!found.doc) continue;
+    if (!found.generated_from.empty()) {
+      throw LabError(want + " " + found.key + " is made by the lab from " + found.generated_from +
+                     ": change the Gateway instead");
+    }
+    YAML::Node doc = found.doc;
+    relabel(doc, changes);
+    std::vector<SourceFile> files{src};
+    auto previous = s;
+    auto applied = applySources(s, files);
+    commit(s, previous, files, applied, out);
+    out << want << " " << found.key << " labeled (in " << file << ")\n";
+    return;
+  }
+  throw LabError("no " + want + " " + (want == "Namespace" ? name : ns + "/" + name) + " in lab '" + lab.name + "'");
 }
 
 void labRestart(const LabOptions& lab, const std::string& component, const std::string& node, std::ostream& out) {

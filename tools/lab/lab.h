@@ -32,6 +32,11 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out);
 void labDown(const LabOptions& lab, std::ostream& out);
 void labApply(const LabOptions& lab, const std::string& file, std::ostream& out);
 void labDelete(const LabOptions& lab, const std::string& file, std::ostream& out);
+// kubectl label: KEY=VALUE sets, KEY- removes a label of an object in an
+// applied file (kind: namespace/ns, service/svc, pod/po, or any Kind such as
+// Gateway); the file is applied again with the change.
+void labLabel(const LabOptions& lab, const std::string& kind, const std::string& name, const std::string& ns,
+              const std::vector<std::string>& labels, std::ostream& out);
 // Runs `argv` in the pod (netns, cgroup, /etc/hosts, hostname); returns its exit status.
 int labExec(const LabOptions& lab, const std::string& pod, const std::vector<std::string>& argv);
 void labStatus(const LabOptions& lab, bool json, std::ostream& out);

@@ -104,6 +104,10 @@ void labStatus(const LabOptions& lab, bool json, std::ostream& out) {
     for (const auto& r : p.processes) running += processAlive(r.pid, r.cgroup);
     auto it = enrolment.find(k);
     std::string enrolled = it == enrolment.end() ? "no" : it->second;
+    if (!p.gateway.empty()) {  // never captured: it speaks HBONE itself
+      bool ready = running > 0 && adminGet(p.netns, kWaypointReadyPort, "/healthz/ready").has_value();
+      enrolled = std::string("waypoint (") + (ready ? "ready" : "not-ready") + ")";
+    }
     pod_rows.push_back({k, p.node, p.ip, enrolled,
                         std::to_string(running) + "/" + std::to_string(p.processes.size())});
     j["pods"].push_back({{"pod", k}, {"node", p.node}, {"ip", p.ip}, {"enrolled", enrolled}, {"running", running},
@@ -157,8 +161,21 @@ void labMetrics(const LabOptions& lab, const std::string& component, const std::
     const auto& n = findNode(s, node);
     netns = n.netns;
     port = ztunnelPorts(n.ztunnel_generation).stats;
+  } else if (component == "waypoint") {
+    const PodState* w = nullptr;
+    std::string all;
+    for (const auto& [k, p] : s.pods) {
+      if (p.gateway.empty()) continue;
+      all += " " + k;
+      if (node.empty() ? w == nullptr : (k == node || p.name == node)) w = &p;
+      else if (node.empty()) throw LabError("the lab runs more than one waypoint: --pod" + all + "...");
+    }
+    if (!w) throw LabError(all.empty() ? "the lab runs no waypoint (apply a Gateway of class istio-waypoint)"
+                                       : "no waypoint pod '" + node + "'; waypoints:" + all);
+    netns = w->netns;
+    port = kWaypointStatsPort;
   } else {
-    throw LabError("metrics: ambitd, agent or ztunnel, not '" + component + "'");
+    throw LabError("metrics: ambitd, agent, ztunnel or waypoint, not '" + component + "'");
   }
   auto body = adminGet(netns, port, "/stats/prometheus");
   if (!body) throw LabError(component + " does not answer on its stats port " + std::to_string(port));

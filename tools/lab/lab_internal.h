@@ -20,6 +20,9 @@ inline constexpr int kAgentReadyPort = 15032;
 inline constexpr int kAmbitdAdminPort = 8080;
 inline constexpr int kAmbitdStatsPort = 15014;
 inline constexpr int kAmbitdReadyPort = 15021;
+inline constexpr int kWaypointAdminPort = 15000;  // in the waypoint pod's netns
+inline constexpr int kWaypointStatsPort = 15020;
+inline constexpr int kWaypointReadyPort = 15021;
 
 void requireRoot();
 // Polls `done` every 50 ms until it holds (true) or `timeout` passes (false).
@@ -57,5 +60,12 @@ void startPodProcesses(LabState& s, PodState& p, const PodSpec& spec);
 void waitPodListening(const LabState& s, const PodState& p);
 // Rewrites every pod's /etc/hosts (in place: the bind mounts keep working).
 void writeHostsFiles(const LabState& s);
+
+// Waypoints (a pod per Gateway of a waypoint class, manifest.h): the CA token
+// file of a pod, the container the lab runs in it, and tokens.yaml (ambitd
+// reads it again when it changes): every node's token and every waypoint pod's.
+std::string tokenPath(const LabState& s, const std::string& ns, const std::string& pod);
+Container waypointContainer(const LabState& s, const PodSpec& pod);
+void writeTokens(const LabState& s);
 
 }  // namespace ambit::lab

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -186,6 +187,24 @@ void waitZtunnelReady(const LabState& s, const NodeState& n, int generation) {
       [&] { return "  " + missing + "\n  last lines of " + n.ztunnel.log + ":\n" + tail(n.ztunnel.log, 15); });
 }
 
+namespace {
+
+// Does the proxy whose /config_dump this is hold what ambitd serves? Types it
+// does not subscribe to are skipped (ztunnels take no route configuration).
+bool inSync(const nlohmann::json& dump, const nlohmann::json& digests, const std::string& who, std::string& why) {
+  auto types = dump.value("/xds/types"_json_pointer, nlohmann::json::object());
+  for (const auto& [type, digest] : digests.items()) {
+    if (!types.contains(type)) continue;
+    if (types[type].value("digest", "") != digest.get<std::string>()) {
+      why = who + " is not in sync for " + type;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>& written,
                     const std::vector<std::string>& removed) {
   auto net = networkNetns(s.name);
@@ -228,14 +247,19 @@ void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>&
             why = "ztunnel on " + n.name + " does not answer";
             return false;
           }
-          auto types = zt->value("/xds/types"_json_pointer, nlohmann::json::object());
-          for (const auto& [type, digest] : digests.items()) {
-            if (!types.contains(type)) continue;  // a type this client does not subscribe to (route config)
-            if (types[type].value("digest", "") != digest.get<std::string>()) {
-              why = "ztunnel on " + n.name + " is not in sync for " + type;
-              return false;
-            }
+          if (!inSync(*zt, digests, "ztunnel on " + n.name, why)) return false;
+        }
+        // Running waypoints too (one starting now is synced before it is ready).
+        for (const auto& [key, p] : s.pods) {
+          if (p.gateway.empty() || p.processes.empty() || !processAlive(p.processes[0].pid, p.processes[0].cgroup)) {
+            continue;
           }
+          auto wp = adminJson(p.netns, kWaypointAdminPort, "/config_dump");
+          if (!wp) {
+            why = "waypoint " + key + " does not answer";
+            return false;
+          }
+          if (!inSync(*wp, digests, "waypoint " + key, why)) return false;
         }
         return true;
       },
@@ -272,8 +296,10 @@ void startPodProcesses(LabState& s, PodState& p, const PodSpec& spec) {
   auto log = s.logDir() + "/pod_" + p.ns + "_" + p.name + ".log";
   p.processes.clear();
   p.ports.clear();
+  p.probes.clear();
   for (const auto& c : spec.containers) {
     for (int port : c.ports) p.ports.push_back(port);
+    if (c.readiness) p.probes.push_back({c.readiness->port, c.readiness->path});
     if (c.argv.empty()) continue;  // an image-only container: the lab has nothing to run
     SpawnSpec sp;
     sp.argv = c.argv;
@@ -316,9 +342,13 @@ void waitPodListening(const LabState&, const PodState& p) {
         for (int port : p.ports) {
           if (!listening(p.netns, port)) return false;
         }
+        for (const auto& probe : p.probes) {
+          if (!adminGet(p.netns, probe.port, probe.path)) return false;
+        }
         return true;
       },
-      15s, "pod " + p.key() + " is not listening on its containerPorts",
+      p.probes.empty() ? 15s : 30s,
+      "pod " + p.key() + " is not " + (p.probes.empty() ? "listening on its containerPorts" : "ready (readinessProbe)"),
       [&] { return p.processes.empty() ? std::string() : tail(p.processes.front().log, 15); });
 }
 
@@ -326,6 +356,64 @@ void writeHostsFiles(const LabState& s) {
   std::vector<HostsService> svcs;
   for (const auto& [k, v] : s.services) svcs.push_back({v.ns, v.name, v.vip});
   for (const auto& [k, p] : s.pods) writeInPlace(p.hosts, hostsFile(p.ns, p.name, p.ip, svcs));
+}
+
+namespace {
+
+std::string trimmed(std::string t) {
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  return t;
+}
+
+}  // namespace
+
+std::string tokenPath(const LabState& s, const std::string& ns, const std::string& pod) {
+  return s.dir + "/tokens/" + ns + "_" + pod;
+}
+
+Container waypointContainer(const LabState& s, const PodSpec& pod) {
+  if (s.bin.waypoint.empty() || ::access(s.bin.waypoint.c_str(), X_OK) != 0) {
+    throw LabError(pod.origin + ": Gateway " + pod.ns + "/" + pod.gateway + " needs the waypoint binary, not found at '" +
+                   s.bin.waypoint + "' (build it, or lab up --bin-dir)");
+  }
+  Container c;
+  c.name = "istio-proxy";
+  c.argv = {s.bin.waypoint,
+            "--gateway.name",
+            pod.gateway,
+            "--gateway.namespace",
+            pod.ns,
+            "--identity.service_account",
+            pod.service_account,
+            "--xds.address",
+            std::string(kControlPlaneIp) + ":15012",
+            "--xds.root_cert",
+            s.dir + "/ca/root-cert.pem",
+            "--ca.token_file",
+            tokenPath(s, pod.ns, pod.name),
+            "--xds.max_backoff",
+            "2s",
+            "--drain_deadline",
+            "5s"};
+  c.readiness = HttpProbe{kWaypointReadyPort, "/healthz/ready"};
+  return c;
+}
+
+void writeTokens(const LabState& s) {
+  std::string out = "# written by ambitctl lab: node proxies, and one workload token per waypoint pod\nnodes:\n";
+  for (const auto& n : s.nodes) {
+    auto token = readIfExists(s.dir + "/" + n.name + "/token");
+    if (!token) continue;
+    out += "- {name: " + n.name + ", token: " + trimmed(*token) + "}\n";
+  }
+  out += "workloads:\n";
+  for (const auto& [key, p] : s.pods) {
+    if (p.token.empty()) continue;
+    auto token = readIfExists(p.token);
+    if (!token) continue;
+    out += "- {namespace: " + p.ns + ", serviceAccount: " + p.service_account + ", token: " + trimmed(*token) + "}\n";
+  }
+  writeAtomically(s.dir + "/tokens.yaml", out);
 }
 
 }  // namespace ambit::lab

@@ -1,5 +1,7 @@
 #include "tools/lab/manifest.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <functional>
 
@@ -47,7 +49,100 @@ Container readContainer(const std::string& file, const YAML::Node& c) {
       if (p["containerPort"]) out.ports.push_back(p["containerPort"].as<int>());
     }
   }
+  if (const YAML::Node probe = c["readinessProbe"]; probe && probe.IsMap()) {
+    const YAML::Node get = probe["httpGet"];
+    if (!get) {
+      throw LabError(where(file, probe) + ": field 'readinessProbe': the lab runs httpGet probes only");
+    }
+    HttpProbe h;
+    const YAML::Node port = get["port"];
+    int n = 0;
+    if (!port || !YAML::convert<int>::decode(port, n) || n < 1 || n > 65535) {
+      throw LabError(where(file, get) + ": field 'readinessProbe.httpGet.port': a port number (1-65535)");
+    }
+    h.port = n;
+    h.path = str(get["path"], "/");
+    if (h.path.empty() || h.path[0] != '/') {
+      throw LabError(where(file, get) + ": field 'readinessProbe.httpGet.path' must start with '/'");
+    }
+    out.readiness = h;
+  }
   return out;
+}
+
+std::string nsOf(const YAML::Node& doc) { return str(doc["metadata"]["namespace"], "default"); }
+
+std::string annotation(const YAML::Node& doc, const char* key) {
+  const YAML::Node a = doc["metadata"]["annotations"];
+  return a && a.IsMap() ? str(a[key]) : std::string();
+}
+
+// The waypoint's Pod and Service for a Gateway (see manifest.h).
+void addWaypoint(const std::string& path, const YAML::Node& gw, SourceFile& out) {
+  std::string name = str(gw["metadata"]["name"]);
+  std::string ns = nsOf(gw);
+  if (name.empty()) throw LabError(where(path, gw) + ": field 'metadata.name' is required");
+  std::string origin = where(path, gw);
+  std::string from = "Gateway " + ns + "/" + name;
+
+  YAML::Node labels;
+  labels["gateway.networking.k8s.io/gateway-name"] = name;
+  labels["gateway.istio.io/managed"] = "istio.io-mesh-controller";
+
+  PodSpec pod;
+  pod.ns = ns;
+  pod.name = name + "-0";
+  pod.service_account = name;
+  pod.gateway = name;
+  pod.origin = origin;
+  // The node: the Gateway's ambit.dev/lab-node annotation, else the lab places it.
+  pod.node_name = annotation(gw, "ambit.dev/lab-node");
+  YAML::Node p;
+  p["apiVersion"] = "v1";
+  p["kind"] = "Pod";
+  p["metadata"]["name"] = pod.name;
+  p["metadata"]["namespace"] = ns;
+  p["metadata"]["labels"] = YAML::Clone(labels);
+  p["metadata"]["labels"]["istio.io/dataplane-mode"] = "none";
+  p["metadata"]["annotations"][kGeneratedAnnotation] = from;
+  p["spec"]["serviceAccountName"] = name;
+  YAML::Node c;
+  c["name"] = "istio-proxy";
+  YAML::Node ports(YAML::NodeType::Sequence);
+  for (auto [port, pname] : {std::pair{15008, "hbone"}, {15021, "status-port"}, {15020, "metrics"}}) {
+    YAML::Node x;
+    x["containerPort"] = port;
+    x["name"] = pname;
+    ports.push_back(x);
+  }
+  c["ports"] = ports;
+  p["spec"]["containers"].push_back(c);
+  pod.doc = p;
+  out.pods.push_back(std::move(pod));
+
+  ServiceSpec svc;
+  svc.ns = ns;
+  svc.name = name;
+  svc.first_port = 15021;
+  YAML::Node d;
+  d["apiVersion"] = "v1";
+  d["kind"] = "Service";
+  d["metadata"]["name"] = name;
+  d["metadata"]["namespace"] = ns;
+  d["metadata"]["labels"] = YAML::Clone(labels);
+  d["metadata"]["annotations"][kGeneratedAnnotation] = from;
+  d["spec"]["selector"]["gateway.networking.k8s.io/gateway-name"] = name;
+  YAML::Node sports(YAML::NodeType::Sequence);
+  for (auto [port, pname] : {std::pair{15021, "status-port"}, {15008, "mesh"}}) {
+    YAML::Node x;
+    x["name"] = pname;
+    x["port"] = port;
+    x["protocol"] = "TCP";
+    sports.push_back(x);
+  }
+  d["spec"]["ports"] = sports;
+  svc.doc = d;
+  out.services.push_back(std::move(svc));
 }
 
 // spec.containers of a Pod (or a Deployment's template) into `pod`.
@@ -63,11 +158,13 @@ void readPodSpec(const std::string& file, const YAML::Node& spec, PodSpec& pod) 
   }
 }
 
-std::string nsOf(const YAML::Node& doc) { return str(doc["metadata"]["namespace"], "default"); }
-
 void readDocument(const std::string& path, const YAML::Node& doc, SourceFile& out);
 
 }  // namespace
+
+bool isWaypointClass(const std::string& gateway_class) {
+  return gateway_class == "istio-waypoint" || gateway_class == "ambit-waypoint";
+}
 
 std::string PodSpec::runHash() const {
   std::string s = service_account;
@@ -103,9 +200,14 @@ namespace {
 void readDocument(const std::string& path, const YAML::Node& doc, SourceFile& out) {
   {
     if (!doc || doc.IsNull()) return;
+    if (!annotation(doc, kGeneratedAnnotation).empty()) return;  // ours: made again from its Gateway below
     std::string kind = str(doc["kind"]);
     std::string api = str(doc["apiVersion"]);
     std::string name = str(doc["metadata"]["name"]);
+    if (kind == "Gateway" && api.rfind("gateway.networking.k8s.io/", 0) == 0 &&
+        isWaypointClass(str(doc["spec"]["gatewayClassName"]))) {
+      addWaypoint(path, doc, out);
+    }
     if ((kind == "Pod" && api == "v1") || (kind == "Deployment" && api == "apps/v1")) {
       if (name.empty()) throw LabError(where(path, doc) + ": field 'metadata.name' is required");
     }
@@ -162,6 +264,110 @@ void readDocument(const std::string& path, const YAML::Node& doc, SourceFile& ou
 }
 
 }  // namespace
+
+namespace {
+
+bool labelName(std::string_view n) {  // [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63
+  if (n.empty() || n.size() > 63) return false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(n.front()) || !alnum(n.back())) return false;
+  return std::all_of(n.begin(), n.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool dnsSubdomain(std::string_view n) {  // lower-case labels of [a-z0-9-] joined by '.', at most 253
+  if (n.empty() || n.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    auto dot = n.find('.', start);
+    auto part = n.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty() || part.size() > 63 || part.front() == '-' || part.back() == '-') return false;
+    for (char c : part) {
+      if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+        return false;
+      }
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace
+
+LabelChange parseLabelChange(const std::string& arg) {
+  LabelChange c;
+  auto eq = arg.find('=');
+  if (eq == std::string::npos) {
+    if (arg.size() < 2 || arg.back() != '-') throw LabError("label '" + arg + "': write KEY=VALUE, or KEY- to remove it");
+    c.key = arg.substr(0, arg.size() - 1);
+    c.remove = true;
+  } else {
+    c.key = arg.substr(0, eq);
+    c.value = arg.substr(eq + 1);
+  }
+  auto slash = c.key.find('/');
+  std::string_view prefix = slash == std::string::npos ? std::string_view() : std::string_view(c.key).substr(0, slash);
+  std::string_view name = slash == std::string::npos ? std::string_view(c.key) : std::string_view(c.key).substr(slash + 1);
+  if ((slash != std::string::npos && !dnsSubdomain(prefix)) || !labelName(name)) {
+    throw LabError("label key '" + c.key + "': [prefix/]name, the name 1-63 of [A-Za-z0-9-_.] starting and ending "
+                   "alphanumeric, the prefix a DNS subdomain");
+  }
+  if (!c.value.empty() && !labelName(c.value)) {
+    throw LabError("label value '" + c.value + "' (of " + c.key + "): at most 63 of [A-Za-z0-9-_.], starting and "
+                   "ending alphanumeric");
+  }
+  return c;
+}
+
+std::string kindName(const std::string& kind) {
+  std::string k;
+  for (char c : kind) k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (k == "ns" || k == "namespace" || k == "namespaces") return "Namespace";
+  if (k == "svc" || k == "service" || k == "services") return "Service";
+  if (k == "po" || k == "pod" || k == "pods") return "Pod";
+  if (k == "gateway" || k == "gateways" || k == "gtw") return "Gateway";
+  if (k == "serviceentry" || k == "serviceentries" || k == "se") return "ServiceEntry";
+  return kind;  // as written: matched against `kind` exactly
+}
+
+FoundObject findObject(SourceFile& f, const std::string& kind, const std::string& ns, const std::string& name) {
+  FoundObject out;
+  auto generated = [](const YAML::Node& doc) { return annotation(doc, kGeneratedAnnotation); };
+  if (kind == "Pod") {
+    for (auto& p : f.pods) {
+      if (p.ns == ns && p.name == name) {
+        out = {p.doc, p.key(), p.gateway.empty() ? "" : "Gateway " + p.ns + "/" + p.gateway};
+        return out;
+      }
+    }
+    return out;
+  }
+  if (kind == "Service") {
+    for (auto& v : f.services) {
+      if (v.ns == ns && v.name == name) {
+        out = {v.doc, v.key(), generated(v.doc)};
+        return out;
+      }
+    }
+    return out;
+  }
+  for (auto& d : f.other) {
+    if (str(d["kind"]) != kind || str(d["metadata"]["name"]) != name) continue;
+    if (kind == "Namespace") return {d, name, ""};
+    if (nsOf(d) == ns) return {d, ns + "/" + name, ""};
+  }
+  return out;
+}
+
+void relabel(YAML::Node& doc, const std::vector<LabelChange>& changes) {
+  YAML::Node meta = doc["metadata"];
+  for (const auto& c : changes) {
+    if (c.remove) {
+      if (meta["labels"] && meta["labels"].IsMap()) meta["labels"].remove(c.key);
+    } else {
+      meta["labels"][c.key] = c.value;
+    }
+  }
+}
 
 void fillPod(PodSpec& pod, const std::string& node, const std::string& ip, const std::string& netns_path) {
   pod.doc["metadata"]["namespace"] = pod.ns;

@@ -31,7 +31,8 @@ nlohmann::json toJson(const LabState& s) {
   j["cgroup"] = s.cgroup;
   j["bpffs"] = s.bpffs;
   j["created"] = s.created;
-  j["bin"] = {{"ambitd", s.bin.ambitd}, {"ztunnel", s.bin.ztunnel}, {"agent", s.bin.agent}, {"demo_app", s.bin.demo_app}};
+  j["bin"] = {{"ambitd", s.bin.ambitd}, {"ztunnel", s.bin.ztunnel}, {"agent", s.bin.agent}, {"demo_app", s.bin.demo_app},
+              {"waypoint", s.bin.waypoint}};
   j["ambitd"] = proc(s.ambitd);
   j["files"] = s.files;
   auto nodes = nlohmann::json::array();
@@ -45,10 +46,13 @@ nlohmann::json toJson(const LabState& s) {
   for (const auto& [k, p] : s.pods) {
     auto procs = nlohmann::json::array();
     for (const auto& r : p.processes) procs.push_back(proc(r));
+    auto probes = nlohmann::json::array();
+    for (const auto& r : p.probes) probes.push_back({{"port", r.port}, {"path", r.path}});
     pods.push_back({{"namespace", p.ns}, {"name", p.name}, {"node", p.node}, {"node_index", p.node_index},
                     {"slot", p.slot}, {"ip", p.ip}, {"netns", p.netns}, {"cgroup", p.cgroup}, {"veth", p.veth},
                     {"file", p.file}, {"service_account", p.service_account}, {"run_hash", p.run_hash},
-                    {"hosts", p.hosts}, {"ports", p.ports}, {"processes", procs}});
+                    {"hosts", p.hosts}, {"ports", p.ports}, {"processes", procs}, {"gateway", p.gateway},
+                    {"token", p.token}, {"probes", probes}});
   }
   j["pods"] = pods;
   auto svcs = nlohmann::json::array();
@@ -68,7 +72,8 @@ LabState fromJson(const nlohmann::json& j) {
   s.bpffs = j.value("bpffs", "");
   s.created = j.value("created", "");
   const auto& b = j.at("bin");
-  s.bin = {b.value("ambitd", ""), b.value("ztunnel", ""), b.value("agent", ""), b.value("demo_app", "")};
+  s.bin = {b.value("ambitd", ""), b.value("ztunnel", ""), b.value("agent", ""), b.value("demo_app", ""),
+           b.value("waypoint", "")};
   s.ambitd = proc(j.at("ambitd"));
   s.files = j.value("files", std::vector<std::string>{});
   for (const auto& n : j.at("nodes")) {
@@ -101,6 +106,11 @@ LabState fromJson(const nlohmann::json& j) {
     x.hosts = p.value("hosts", "");
     x.ports = p.value("ports", std::vector<int>{});
     for (const auto& r : p.at("processes")) x.processes.push_back(proc(r));
+    x.gateway = p.value("gateway", "");
+    x.token = p.value("token", "");
+    for (const auto& r : p.value("probes", nlohmann::json::array())) {
+      x.probes.push_back({r.value("port", 0), r.value("path", "/")});
+    }
     s.pods[x.key()] = x;
   }
   for (const auto& v : j.at("services")) {

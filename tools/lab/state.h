@@ -24,10 +24,18 @@ struct NodeState {
   std::string capture_mode;    // what the agent reported (ebpf / iptables)
 };
 
+struct ReadinessProbe {
+  int port = 0;
+  std::string path;
+};
+
 struct PodState {
   std::string ns, name, node, ip, netns, cgroup, veth, file, service_account, run_hash, hosts;
+  std::string gateway;  // a waypoint's pod: its Gateway's name
+  std::string token;    // a waypoint's pod: its CA token file (in tokens.yaml while the pod exists)
   int node_index = 0, slot = 0;
   std::vector<int> ports;
+  std::vector<ReadinessProbe> probes;
   std::vector<ProcessRecord> processes;
   std::string key() const { return ns + "/" + name; }
 };
@@ -39,7 +47,7 @@ struct ServiceState {
 };
 
 struct Binaries {
-  std::string ambitd, ztunnel, agent, demo_app;
+  std::string ambitd, ztunnel, agent, demo_app, waypoint;
 };
 
 struct LabState {

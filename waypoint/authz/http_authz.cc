@@ -67,7 +67,13 @@ bool sourceMatches(const av1::Source& s, const RequestAttributes& r, Mode mode) 
   return true;
 }
 
-bool operationMatches(const av1::Operation& o, const RequestAttributes& r) {
+bool operationMatches(const av1::Operation& o, const RequestAttributes& r, Mode mode) {
+  if (r.l4_only) {
+    bool http_only = !o.hosts().empty() || !o.not_hosts().empty() || !o.methods().empty() || !o.not_methods().empty() ||
+                     !o.paths().empty() || !o.not_paths().empty();
+    if (http_only && mode == Mode::kAllow) return false;
+    return field(o.ports(), o.not_ports(), std::to_string(r.port));  // DENY: the L4 part alone
+  }
   // Istio matches hosts against the authority with its port ("x.com:*") and
   // without it ("x.com"): either form counts.
   auto hostHit = [&](const google::protobuf::RepeatedPtrField<std::string>& list) {
@@ -101,6 +107,7 @@ bool listHolds(const av1::Condition& c, std::string_view v) {
 std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttributes& r, Mode mode) {
   const std::string& key = c.key();
   static constexpr std::string_view kHeader = "request.headers[";
+  if (key.rfind(kHeader, 0) == 0 && r.l4_only) return std::nullopt;  // no request: ALLOW never, DENY without it
   if (key.rfind(kHeader, 0) == 0 && key.size() > kHeader.size() + 1 && key.back() == ']') {
     std::string name = asciiLowered(std::string_view(key).substr(kHeader.size(), key.size() - kHeader.size() - 1));
     auto values = headerValues(r, name);
@@ -141,7 +148,7 @@ bool ruleMatches(const av1::Rule& rule, const RequestAttributes& r, Mode mode) {
     return false;
   }
   if (!rule.to().empty() &&
-      std::none_of(rule.to().begin(), rule.to().end(), [&](const auto& o) { return operationMatches(o, r); })) {
+      std::none_of(rule.to().begin(), rule.to().end(), [&](const auto& o) { return operationMatches(o, r, mode); })) {
     return false;
   }
   for (const auto& c : rule.when()) {

@@ -38,6 +38,10 @@ struct RequestAttributes {
   std::string method;
   std::string path;                      // normalized, without the query
   const std::vector<route::Header>* headers = nullptr;
+  // A TCP connection passed through (no HTTP): as in Istio, a rule that names
+  // HTTP-only fields (hosts, methods, paths, request headers, request
+  // principals) never matches for ALLOW, and is enforced without them for DENY.
+  bool l4_only = false;
 };
 
 struct Decision {

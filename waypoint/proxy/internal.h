@@ -8,6 +8,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "waypoint/authz/http_authz.h"
 #include "waypoint/proxy/proxy.h"
 
 namespace ambit::waypoint {
@@ -94,6 +95,17 @@ class Responder {
   // HTTP/1.1: the connection can carry another request after this response.
   virtual bool keepAlive() const { return true; }
 };
+
+// What authorization knows of a tunnel before any request: the peer, the
+// addresses, the service port.
+authz::RequestAttributes connectionAttributes(const Waypoint::Downstream& d);
+
+// A uniform draw in [0, 1) (per thread): weights, faults, mirrors, load balancing.
+double draw();
+// The DestinationRule traffic policy for a host and subset ("" = the host's);
+// null when the host has none.
+const ambit::route::v1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
+                                                 const std::string& subset);
 
 // Ends a tunnel whose client may still be sending: half-close, then read and
 // drop what comes until the client closes too (bounded in time and bytes).

@@ -11,6 +11,7 @@
 #include "common/log/log.h"
 #include "common/metrics/istio_labels.h"
 #include "common/tls/tls_context.h"
+#include "waypoint/http/sniff.h"
 #include "waypoint/proxy/internal.h"
 #include "ztunnel/proxy/proxy.h"
 
@@ -60,6 +61,16 @@ RequestMetrics::RequestMetrics(metrics::Registry& r)
       response_bytes(r.histogram(metrics::istio::kResponseBytes, "response sizes in bytes (head and body)",
                                  metrics::istio::requestLabels(), metrics::istio::sizeBuckets())) {}
 
+TunnelMetrics::TunnelMetrics(metrics::Registry& r)
+    : opened(r.counter(metrics::istio::kTcpConnectionsOpened, "TCP connections opened",
+                       metrics::istio::tcpLabels())),
+      closed(r.counter(metrics::istio::kTcpConnectionsClosed, "TCP connections closed",
+                       metrics::istio::tcpLabels())),
+      sent(r.counter(metrics::istio::kTcpSentBytes, "Bytes sent to the downstream (response direction)",
+                     metrics::istio::tcpLabels())),
+      received(r.counter(metrics::istio::kTcpReceivedBytes, "Bytes received from the downstream (request direction)",
+                         metrics::istio::tcpLabels())) {}
+
 Waypoint::Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStore& state, RouteStore& routes,
                    ztunnel::identity::Manager& identities)
     : config_(std::move(config)),
@@ -68,7 +79,8 @@ Waypoint::Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStor
       routes_(routes),
       identities_(identities),
       identity_{config_.trust_domain, config_.ns, config_.service_account},
-      metrics_(service.metrics()) {}
+      metrics_(service.metrics()),
+      tcp_metrics_(service.metrics()) {}
 
 Waypoint::~Waypoint() = default;
 
@@ -129,6 +141,7 @@ nlohmann::json Waypoint::dump() const {
                         {"listen", hbone::formatAuthority(endpoint().address(), endpoint().port())},
                         {"requests", requests_.load()},
                         {"tunnels", downstream_streams_.load()},
+                        {"tcp_connections", tcp_connections_.load()},
                         {"routes", routes->dump()},
                         {"outliers", outliers_.dump(std::chrono::steady_clock::now())}};
   return out;
@@ -217,27 +230,36 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
   }
   d.port = target->port;
   d.vip_ip = target->ip.to_string();
-  bool declared = false;
+  const wl::Port* declared = nullptr;
   for (const auto& p : d.service->ports()) {
-    if (p.service_port() == d.port) declared = true;
+    if (p.service_port() == d.port) declared = &p;
   }
-  if (!declared) {
+  if (declared == nullptr) {
     stream->respond(400);
     log::info(*logger, "connect_refused", "src", d.source_ip, "authority", stream->authority(), "reason",
               "port not declared by the service");
     co_return;
   }
+  // Declared TCP or TLS: passed through with L4 policy, answered once an
+  // endpoint took the connection. The ztunnel sent it here because the
+  // service uses this waypoint, so it must still hold the waypoint's policies.
+  const auto protocol = declared->app_protocol();
+  if (protocol == wl::TCP || protocol == wl::TLS) {
+    co_await serveTcp(stream, d, {}, false);
+    co_return;
+  }
   stream->respond(200);
-  // HTTP/2 with prior knowledge starts with its preface; anything else is
-  // HTTP/1.1. Read until the first bytes tell (within the idle timeout).
-  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  // Declared HTTP: HTTP/2 with prior knowledge starts with its preface,
+  // anything else is HTTP/1.1. Undeclared: HTTP when the first bytes say so,
+  // else TCP (http/sniff.h). Read until they tell (each read adds a byte).
   std::string in;
+  http::Sniffed kind = http::Sniffed::kNeedMore;
   {
     // Idle until the first byte, then the header timeout (as for a request).
     auto deadline = std::make_unique<StreamDeadline>(stream, std::chrono::steady_clock::now() + config_.idle_timeout);
-    for (int i = 0; i < static_cast<int>(kPreface.size()); ++i) {  // each read adds at least a byte
-      std::string_view got(in.data(), std::min(in.size(), kPreface.size()));
-      if (in.size() >= kPreface.size() || !kPreface.starts_with(got)) break;
+    for (int i = 0; i < static_cast<int>(http::kSniffBytes); ++i) {
+      kind = http::sniff(in);
+      if (kind != http::Sniffed::kNeedMore) break;
       if (i == 1) {
         deadline = std::make_unique<StreamDeadline>(
             stream, std::chrono::steady_clock::now() + config_.request_header_timeout);
@@ -245,9 +267,16 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
       std::string err;
       if (co_await readSome(*stream, in, err) == 0) break;
     }
+    if (kind == http::Sniffed::kNeedMore) kind = http::sniff(in);
+    if (stream->closed()) co_return;  // reset or timed out before anything could be told
+    // Ended before it could be told (a few bytes, then END_STREAM): HTTP never
+    // looks like that, so an undeclared port takes it for TCP.
+    if (kind == http::Sniffed::kNeedMore && !in.empty() && protocol == wl::UNKNOWN) kind = http::Sniffed::kOther;
   }
-  if (in.size() >= kPreface.size() && std::string_view(in).starts_with(kPreface)) {
+  if (kind == http::Sniffed::kHttp2) {
     co_await serveHttp2(stream, d, std::move(in));
+  } else if (kind == http::Sniffed::kOther && protocol == wl::UNKNOWN) {
+    co_await serveTcp(stream, d, std::move(in), true);
   } else {
     co_await serveHttp1(stream, d, std::move(in));
   }

@@ -75,6 +75,15 @@ struct RequestMetrics {
   metrics::HistogramFamily& response_bytes;
 };
 
+// Istio's TCP metrics for connections passed through (reporter="waypoint").
+struct TunnelMetrics {
+  explicit TunnelMetrics(metrics::Registry& r);
+  metrics::CounterFamily& opened;
+  metrics::CounterFamily& closed;
+  metrics::CounterFamily& sent;      // to the client
+  metrics::CounterFamily& received;  // from the client
+};
+
 class Responder;
 
 class Waypoint {
@@ -155,14 +164,21 @@ class Waypoint {
                uint64_t response_bytes);
   // session_h2.cc: a tunnel carrying HTTP/2 (the client sent the preface).
   asio::awaitable<void> serveHttp2(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string in);
+  // tcp.cc: a connection passed through as TCP (a port declared tcp/tls, or
+  // sniffed as not HTTP): L4 policy, an endpoint, the bytes both ways.
+  // `first`: bytes already read; `answered`: the CONNECT already has its 200
+  // (a refusal then resets the tunnel; else it is answered 403/503).
+  asio::awaitable<void> serveTcp(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string first,
+                                 bool answered);
   // upstream.cc: one attempt at an endpoint, and the relay of its response.
   asio::awaitable<std::unique_ptr<Upstream>> attempt(Downstream& d, const upstream::Endpoint& ep,
                                                      const std::string& request_bytes, bool head_request,
                                                      std::chrono::steady_clock::time_point deadline,
                                                      route::AttemptOutcome& outcome, std::string& detail);
+  // `fresh`: a new tunnel, never an idle HTTP keep-alive one (TCP passthrough).
   asio::awaitable<std::shared_ptr<hbone::Stream>> openStream(Worker& w, const upstream::Endpoint& ep,
                                                              std::chrono::milliseconds timeout,
-                                                             std::string& error, bool& reused);
+                                                             std::string& error, bool& reused, bool fresh = false);
   std::shared_ptr<const Targets> targetsFor(Worker& w, const Downstream& d,
                                             const ambit::route::v1::Destination& dest, const std::string& ns_hint,
                                             uint16_t port);
@@ -180,6 +196,7 @@ class Waypoint {
   ztunnel::identity::Manager& identities_;
   tls::Identity identity_;
   RequestMetrics metrics_;
+  TunnelMetrics tcp_metrics_;
   std::shared_ptr<asio::ssl::context> server_ctx_;
   std::shared_ptr<asio::ssl::context> client_ctx_;
   std::unique_ptr<runtime::Listener> listener_;
@@ -188,6 +205,7 @@ class Waypoint {
   std::function<bool()> configured_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> downstream_streams_{0};
+  std::atomic<uint64_t> tcp_connections_{0};  // passed through
 };
 
 }  // namespace ambit::waypoint

@@ -17,12 +17,35 @@ namespace ambit::waypoint {
 namespace rv1 = ambit::route::v1;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
 double draw() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
+
+const rv1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
+                                    const std::string& subset) {
+  const auto* h = routes.host(host);
+  if (h == nullptr) return nullptr;
+  for (const auto& s : h->config().subsets()) {
+    if (s.name() == subset && s.has_policy()) return &s.policy();
+  }
+  return &h->config().policy();
+}
+
+authz::RequestAttributes connectionAttributes(const Waypoint::Downstream& d) {
+  authz::RequestAttributes a;
+  if (d.peer) {
+    a.principal = d.principal;
+    a.source_namespace = d.peer->ns;
+  }
+  a.source_ip = d.source_ip;
+  a.remote_ip = d.source_ip;
+  a.destination_ip = d.vip_ip;
+  a.port = d.port;
+  return a;
+}
+
+namespace {
 
 std::string requestId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -70,16 +93,6 @@ bool hasHeader(const std::vector<route::Header>& headers, std::string_view name)
     if (h.name == name) return true;
   }
   return false;
-}
-
-const rv1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
-                                    const std::string& subset) {
-  const auto* h = routes.host(host);
-  if (h == nullptr) return nullptr;
-  for (const auto& s : h->config().subsets()) {
-    if (s.name() == subset && s.has_policy()) return &s.policy();
-  }
-  return &h->config().policy();
 }
 
 std::optional<uint64_t> hashOf(const rv1::TrafficPolicy& p, const http::Request& req,
@@ -338,15 +351,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
 
   // 2. L7 authorization.
   if (!d.policies.empty()) {
-    authz::RequestAttributes a;
-    if (d.peer) {
-      a.principal = d.principal;
-      a.source_namespace = d.peer->ns;
-    }
-    a.source_ip = d.source_ip;
-    a.remote_ip = d.source_ip;
-    a.destination_ip = d.vip_ip;
-    a.port = d.port;
+    authz::RequestAttributes a = connectionAttributes(d);
     a.host = http::hostWithoutPort(authority);
     a.authority = http::normalizeHost(authority);
     a.method = req.method;

@@ -71,12 +71,12 @@ std::chrono::milliseconds until(Clock::time_point deadline) {
 
 asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
                                                                      std::chrono::milliseconds timeout,
-                                                                     std::string& error, bool& reused) {
+                                                                     std::string& error, bool& reused, bool fresh) {
   reused = false;
   auto key_text = endpointKey(ep);
   auto& idle = w.idle[key_text];
   auto now = Clock::now();
-  while (!idle.empty()) {
+  while (!fresh && !idle.empty()) {
     auto s = std::move(idle.back().stream);
     auto since = idle.back().since;
     idle.pop_back();
