@@ -3,6 +3,9 @@
 // waypoint, and real HTTP servers as reviews v1 and v2. Requests go client ->
 // SOCKS5 -> ztunnel A -> HBONE -> waypoint -> HBONE -> ztunnel B -> server.
 // Addresses are 127.<random>.x.y so parallel runs never collide.
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +109,41 @@ spec:
   - to: [{operation: {paths: ["/admin", "/admin/*"]}}]
   - to: [{operation: {hosts: ["evil.example", "evil.example:*"]}}]
   - when: [{key: "request.headers[x-user]", values: ["mallory"]}]
+---
+# TCP through the waypoint: declared tcp-* ports are passed through, undeclared
+# ones sniffed. Its policies see L4 fields only.
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  clusterIP: )" + ip(0, 21) + R"(
+  selector: {app: reviews, version: v1}
+  ports:
+  - {name: tcp-echo, port: 9090, targetPort: 9090}
+  - {name: tcp-locked, port: 9091, targetPort: 9090}
+  - {name: tcp-denied, port: 9092, targetPort: 9090}
+  - {name: echo, port: 9093, targetPort: 9090}
+  - {name: web, port: 9094, targetPort: 8080}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: echo-allow, namespace: demo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: echo}]
+  action: ALLOW
+  rules:
+  - to: [{operation: {ports: ["9090", "9092", "9093", "9094"]}}]
+  - to: [{operation: {ports: ["9091"], methods: ["GET"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: echo-deny, namespace: demo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: echo}]
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/demo/sa/client"]}}]
+    to: [{operation: {ports: ["9092"], paths: ["/x"]}}]
 )";
 }
 
@@ -119,9 +157,11 @@ class WaypointIntegrationTest : public ::testing::Test {
       try {
         v1_ = std::make_unique<HttpTestServer>(ip(2, 11), 8080, "v1");
         v2_ = std::make_unique<HttpTestServer>(ip(2, 12), 8080, "v2");
+        echo_ = std::make_unique<EchoServer>(ip(2, 11), 9090);
       } catch (const std::exception&) {
         v1_.reset();
         v2_.reset();
+        echo_.reset();
       }
     }
     ASSERT_TRUE(v1_ && v2_) << "no free 127.x address block after 10 draws";
@@ -169,6 +209,7 @@ class WaypointIntegrationTest : public ::testing::Test {
     }
     v1_.reset();
     v2_.reset();
+    echo_.reset();
     fs::remove_all(dir_);
   }
 
@@ -190,10 +231,31 @@ class WaypointIntegrationTest : public ::testing::Test {
 
   std::string output() { return w_.proc->output(); }
 
+  // A TCP round trip from the client pod to echo:`port` through the mesh:
+  // what came back, or "" when the connection was refused or closed.
+  std::string echoThrough(uint16_t port, const std::string& payload) {
+    auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 21), port);
+    if (c.reply != 0 || !c.fd.valid()) return "";
+    timeval tv{5, 0};
+    ::setsockopt(c.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::send(c.fd.get(), payload.data(), payload.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(payload.size())) {
+      return "";
+    }
+    std::string got;
+    char buf[4096];
+    while (got.size() < payload.size()) {
+      ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    return got;
+  }
+
   std::string net_;
   int block_ = 0;
   std::string dir_, tls_port_;
   std::unique_ptr<HttpTestServer> v1_, v2_;
+  std::unique_ptr<EchoServer> echo_;
   std::unique_ptr<ChildProcess> ambitd_;
   ZtunnelProcess a_, b_;
   WaypointProcess w_;
@@ -464,6 +526,33 @@ TEST_F(WaypointIntegrationTest, H2loadSplitsNinetyTen) {
   // 10 % +- 3 % of 2000.
   EXPECT_GE(v2, 140) << "v1=" << v1 << " v2=" << v2;
   EXPECT_LE(v2, 260) << "v1=" << v1 << " v2=" << v2;
+}
+
+// Ports declared TCP are passed through (bytes both ways, no HTTP parsing);
+// the service's policies hold on their L4 part: an ALLOW rule that needs an
+// HTTP method never grants a TCP connection, and a DENY that names a path is
+// enforced without it. Undeclared ports: TCP bytes pass, HTTP is routed.
+TEST_F(WaypointIntegrationTest, TcpPortsArePassedThroughWithL4Policy) {
+  const std::string payload = "not http at all\r\n\x01\x02";
+  EXPECT_EQ(echoThrough(9090, payload), payload) << output();
+  EXPECT_EQ(echoThrough(9091, payload), "");
+  ASSERT_TRUE(w_.proc->waitForOutput("no ALLOW policy matched", 10s)) << output();
+  EXPECT_EQ(echoThrough(9092, payload), "");
+  ASSERT_TRUE(w_.proc->waitForOutput("denied by DENY policy demo/echo-deny", 10s)) << output();
+  EXPECT_EQ(echoThrough(9093, payload), payload) << output();  // undeclared: sniffed as TCP
+  EXPECT_EQ(echo_->accepted(), 2);  // refused ones never reached the backend
+
+  auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 21), 9094);  // undeclared: sniffed as HTTP
+  ASSERT_EQ(c.reply, 0);
+  auto r = httpExchange(c.fd.get(), "GET", "/web", {{"host", "echo:9094"}});
+  EXPECT_EQ(r.status, 200) << output();
+  EXPECT_EQ(r.body, "v1");
+
+  ASSERT_TRUE(w_.proc->waitForOutput("scope=waypoint.tcp msg=access", 10s));
+  auto metrics = httpGet(w_.stats, "/stats/prometheus");
+  EXPECT_THAT(metrics, HasSubstr("istio_tcp_connections_opened_total{reporter=\"waypoint\",source_workload=\"client\""));
+  EXPECT_THAT(metrics, HasSubstr("response_flags=\"RBAC\""));
+  EXPECT_THAT(metrics, HasSubstr("istio_tcp_received_bytes_total{reporter=\"waypoint\""));
 }
 
 }  // namespace
