@@ -188,6 +188,82 @@ TEST_F(ManifestTest, ErrorsNameFileAndLine) {
   EXPECT_THROW(readSource(path), LabError);
 }
 
+// A waypoint Gateway becomes what Istio's gateway controller makes: a pod and
+// a Service named after it. What the lab emits is never read back as the
+// user's own (a file read back from config/ makes the same pod once).
+TEST_F(ManifestTest, AWaypointGatewayBecomesAPodAndAService) {
+  const std::string gateway = R"(apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: demo, annotations: {ambit.dev/lab-node: node2}}
+spec: {gatewayClassName: istio-waypoint, listeners: [{name: mesh, port: 15008, protocol: HBONE}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: demo}
+spec: {gatewayClassName: istio}
+)";
+  auto f = readSource(write(gateway));
+  ASSERT_EQ(f.pods.size(), 1u);  // the istio (ingress) class is not a waypoint
+  const auto& pod = f.pods[0];
+  EXPECT_EQ(pod.key(), "demo/waypoint-0");
+  EXPECT_EQ(pod.gateway, "waypoint");
+  EXPECT_EQ(pod.service_account, "waypoint");
+  EXPECT_EQ(pod.node_name, "node2");
+  EXPECT_THAT(pod.origin, HasSubstr(":1"));
+  ASSERT_EQ(f.services.size(), 1u);
+  EXPECT_EQ(f.services[0].key(), "demo/waypoint");
+  EXPECT_EQ(f.other.size(), 2u);  // both Gateways go to ambitd
+  fillPod(f.pods[0], "node2", "198.18.2.20", "/run/netns/w");
+  fillService(f.services[0], "198.18.200.30");
+  auto text = emit(f);
+  EXPECT_THAT(text, HasSubstr("istio.io/dataplane-mode: none"));
+  EXPECT_THAT(text, HasSubstr("gateway.networking.k8s.io/gateway-name: waypoint"));
+  EXPECT_THAT(text, HasSubstr("serviceAccountName: waypoint"));
+  EXPECT_THAT(text, HasSubstr("name: mesh"));
+  EXPECT_THAT(text, HasSubstr("port: 15008"));
+
+  auto again = readSource(write(text));
+  ASSERT_EQ(again.pods.size(), 1u);
+  EXPECT_EQ(again.pods[0].key(), "demo/waypoint-0");
+  EXPECT_EQ(again.pods[0].runHash(), pod.runHash());
+  EXPECT_EQ(again.services.size(), 1u);
+  EXPECT_EQ(again.other.size(), 2u);
+
+  auto probe = readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                                "    readinessProbe: {httpGet: {port: 8080, path: /ready}}\n"));
+  ASSERT_TRUE(probe.pods[0].containers[0].readiness);
+  EXPECT_EQ(probe.pods[0].containers[0].readiness->port, 8080);
+  EXPECT_EQ(probe.pods[0].containers[0].readiness->path, "/ready");
+  EXPECT_THROW(readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                                "    readinessProbe: {exec: {command: [true]}}\n")),
+               LabError);
+}
+
+TEST(LabelTest, ChangesFollowKubernetesRules) {
+  auto set = parseLabelChange("istio.io/use-waypoint=waypoint");
+  EXPECT_EQ(set.key, "istio.io/use-waypoint");
+  EXPECT_EQ(set.value, "waypoint");
+  EXPECT_FALSE(set.remove);
+  auto removed = parseLabelChange("istio.io/use-waypoint-");
+  EXPECT_EQ(removed.key, "istio.io/use-waypoint");
+  EXPECT_TRUE(removed.remove);
+  EXPECT_EQ(parseLabelChange("app=").value, "");
+  for (const char* bad : {"", "-", "noequals", "bad key=x", "Upper.Case/x=y", "x=bad value", "-x=y", "x=-y",
+                          "a/b/c=d", "x=0123456789012345678901234567890123456789012345678901234567890123"}) {
+    EXPECT_THROW(parseLabelChange(bad), LabError) << bad;
+  }
+  EXPECT_EQ(kindName("ns"), "Namespace");
+  EXPECT_EQ(kindName("SVC"), "Service");
+  EXPECT_EQ(kindName("po"), "Pod");
+  EXPECT_EQ(kindName("gateway"), "Gateway");
+  EXPECT_EQ(kindName("VirtualService"), "VirtualService");
+
+  YAML::Node doc = YAML::Load("metadata: {name: demo, labels: {a: b}}");
+  relabel(doc, {parseLabelChange("c=d"), parseLabelChange("a-")});
+  EXPECT_FALSE(doc["metadata"]["labels"]["a"]);
+  EXPECT_EQ(doc["metadata"]["labels"]["c"].as<std::string>(), "d");
+}
+
 TEST(ZtunnelConfig, TablesFromConfigDump) {
   auto dump = nlohmann::json::parse(R"({"proxy": {
     "workloads": [{"namespace": "demo", "name": "client-0", "addresses": ["198.18.1.10"], "node": "node1",

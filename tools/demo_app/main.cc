@@ -2,7 +2,7 @@
 // pod and version answered (and, with --call, what its upstream answered:
 // client -> frontend -> backend), and echoes TCP. `get` and `load` are the
 // client side: one request, or a steady stream with a summary a test can
-// check (failures, answers per version).
+// check (failures, answers per version); `echo` is one TCP round trip.
 #include <unistd.h>
 
 #include <chrono>
@@ -194,6 +194,55 @@ int load(const LoadOptions& opt) {
   return failed == 0 ? 0 : 1;
 }
 
+// `echo HOST:PORT`: one TCP round trip (connect, send the message and a
+// newline, read as much back); prints what came back, exit 1 unless it matches.
+int echo(const std::string& target, const std::string& message, std::chrono::milliseconds timeout) {
+  auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw std::runtime_error("echo: HOST:PORT, not '" + target + "'");
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto endpoints = resolver.resolve(target.substr(0, colon), target.substr(colon + 1));
+  tcp::socket socket(io);
+  std::string sent = message + "\n", got;
+  boost::system::error_code result = asio::error::timed_out;
+  asio::steady_timer timer(io, timeout);
+  timer.async_wait([&](boost::system::error_code ec) {
+    if (!ec) socket.close();  // the pending operation fails; result stays timed_out
+  });
+  asio::co_spawn(
+      io,
+      [&]() -> awaitable<void> {
+        auto [cec, ep] = co_await asio::async_connect(socket, endpoints, asio::as_tuple(use_awaitable));
+        if (cec) {
+          result = cec;
+          co_return;
+        }
+        auto [wec, w] = co_await asio::async_write(socket, asio::buffer(sent), asio::as_tuple(use_awaitable));
+        if (wec) {
+          result = wec;
+          co_return;
+        }
+        std::array<char, 4096> buf;
+        while (got.size() < sent.size()) {
+          auto [rec, n] = co_await socket.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+          if (rec) {
+            result = rec;
+            co_return;
+          }
+          got.append(buf.data(), n);
+        }
+        result = {};
+        timer.cancel();
+      },
+      asio::detached);
+  io.run();
+  if (!got.empty()) std::cout << got << (got.back() == '\n' ? "" : "\n");
+  if (got == sent) return 0;
+  std::cerr << "error: " << (result ? result.message() : "the echo differs") << " (" << got.size() << " of "
+            << sent.size() << " bytes back)\n";
+  return 1;
+}
+
 std::chrono::milliseconds parseMs(const std::string& s) {
   static const std::regex kDur("^([0-9]+)(ms|s)$");
   std::smatch m;
@@ -239,6 +288,12 @@ int main(int argc, char** argv) {
   load_cmd->add_option("--timeout", timeout, "per-request timeout")->capture_default_str();
   load_cmd->add_flag("--reuse", lo.reuse, "keep one connection for every request");
 
+  std::string echo_target, echo_message = "hello from " + so.id.pod, echo_timeout = "2s";
+  auto* echo_cmd = cli.add_subcommand("echo", "one TCP round trip to an echo port; exit 1 unless it comes back whole");
+  echo_cmd->add_option("target", echo_target, "host:port")->required();
+  echo_cmd->add_option("--message", echo_message, "what to send (a newline is added)")->capture_default_str();
+  echo_cmd->add_option("--timeout", echo_timeout, "for the whole round trip")->capture_default_str();
+
   CLI11_PARSE(cli, argc, argv);
   try {
     if (*serve_cmd) {
@@ -255,6 +310,7 @@ int main(int argc, char** argv) {
       std::cout << r.body;
       return r.status >= 500 ? 1 : 0;
     }
+    if (*echo_cmd) return echo(echo_target, echo_message, parseMs(echo_timeout));
     lo.interval = parseMs(interval);
     lo.timeout = parseMs(timeout);
     return load(lo);

@@ -104,6 +104,7 @@ void addWaypoint(const std::string& path, const YAML::Node& gw, SourceFile& out)
   p["metadata"]["namespace"] = ns;
   p["metadata"]["labels"] = YAML::Clone(labels);
   p["metadata"]["labels"]["istio.io/dataplane-mode"] = "none";
+  p["metadata"]["labels"]["service.istio.io/canonical-name"] = name;  // metrics name the waypoint, not its pod
   p["metadata"]["annotations"][kGeneratedAnnotation] = from;
   p["spec"]["serviceAccountName"] = name;
   YAML::Node c;
