@@ -2,7 +2,8 @@
 # The README's main command: installs what is missing, builds, brings up the
 # lab (a two-node mesh made of network namespaces, deploy/lab/mesh/) and shows,
 # with checks, that traffic between pods is captured and carried over mutual
-# TLS and that an AuthorizationPolicy applied live denies a caller.
+# TLS, that an AuthorizationPolicy applied live denies a caller, and that a
+# waypoint added live splits backend's traffic 90/10 (and passes TCP through).
 # The lab stays up for exploring (AMBIT_DEMO_KEEP=0 removes it at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,7 +88,37 @@ run "$CTL" lab delete "${LAB[@]}" deny-client.yaml
   fail "client -> backend should work again once the policy is deleted"
 check "policy deleted: client -> backend works again"
 
-step "Not in the demo yet: the waypoint (L7 routing, the 90/10 canary split) is the next piece of work"
+step "A waypoint for namespace demo (L7): a Gateway of class istio-waypoint, as istioctl waypoint apply makes it"
+cat deploy/lab/extras/waypoint.yaml | grep -v '^#'
+run "$CTL" lab apply "${LAB[@]}" deploy/lab/extras/waypoint.yaml
+"$CTL" lab status "${LAB[@]}" | grep -E '^POD|waypoint' || true
+"$CTL" lab status "${LAB[@]}" | grep -q 'demo/waypoint-0 .*waypoint (ready)' || fail "the waypoint pod is not ready"
+check "the lab runs the waypoint pod demo/waypoint-0 and Service demo/waypoint (never captured; it speaks HBONE itself)"
+
+step "Send namespace demo's services through it, then split backend 90/10 between v1 and v2"
+run "$CTL" lab label "${LAB[@]}" namespace demo istio.io/use-waypoint=waypoint
+grep -v '^#' deploy/lab/extras/backend-canary.yaml
+run "$CTL" lab apply "${LAB[@]}" deploy/lab/extras/backend-canary.yaml
+out="$(run "$CTL" lab exec "${LAB[@]}" demo/client-0 -- ambit-demo-app load http://backend:8080/ --count 1000 --interval 0ms --reuse)" ||
+  fail "requests through the waypoint failed: $out"
+echo "$out"
+v2="$(sed -nE 's/.*versions=v1:[0-9]+,v2:([0-9]+).*/\1/p' <<<"$out")"
+[ -n "$v2" ] && [ "$v2" -ge 70 ] && [ "$v2" -le 130 ] || fail "v2 got ${v2:-none} of 1000 requests; 10 % +- 3 % expected"
+check "1000 requests: v2 answered $v2 (10 % +- 3 %)"
+out="$("$CTL" lab exec "${LAB[@]}" demo/client-0 -- curl -sS --max-time 5 -H 'x-canary: always' http://backend:8080/)" ||
+  fail "request with x-canary failed: $out"
+echo "$ curl -H 'x-canary: always' http://backend:8080/ -> $out"
+grep -q "version=v2" <<<"$out" || fail "x-canary: always did not reach v2"
+check "a request with header x-canary: always goes to v2"
+out="$(run "$CTL" lab exec "${LAB[@]}" demo/client-0 -- ambit-demo-app echo backend:9090 --message "raw TCP")" ||
+  fail "TCP through the waypoint failed: $out"
+echo "$out"
+check "backend's TCP port (tcp-echo) is passed through the waypoint as TCP (no HTTP parsing; L4 policy still applies)"
+echo "The waypoint's request metrics (istio_requests_total, reporter=waypoint), by version:"
+"$CTL" lab metrics "${LAB[@]}" waypoint --filter istio_requests_total |
+  grep 'source_workload="client"' | grep 'destination_service_name="backend"' |
+  sed -E 's/.*destination_version="([^"]*)".*response_code="([^"]*)".* ([0-9.e+]+)$/    backend \1: \3 requests, code \2/' || true
+check "the waypoint reports Istio's request metrics: $CTL lab metrics ${LAB[*]} waypoint"
 
 ok=1
 step "Done: every check passed"
@@ -100,6 +131,7 @@ The lab is still up. Explore it:
   $CTL lab exec ${LAB[*]} demo/client-0 -- curl -s http://backend:8080/
   $CTL lab exec ${LAB[*]} legacy/legacy-client-0 -- curl -s http://<legacy-server-0's IP>:8080/   (not enrolled: plain)
   $CTL ztunnel-config connections ${LAB[*]} --node node1
+  $CTL lab logs ${LAB[*]} demo/waypoint-0           (one access line per request)
   $CTL lab logs ${LAB[*]} ztunnel --node node2
   $CTL lab apply ${LAB[*]} FILE.yaml      (your own policies, pods, services)
 Tear it down:
