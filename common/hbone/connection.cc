@@ -66,6 +66,11 @@ void Stream::onClosed(std::string reason) {
   closed_ = true;
   close_reason_ = std::move(reason);
   wake();
+  if (on_abort_ && (!close_reason_.empty() || !remote_eof_)) {
+    auto fn = std::move(on_abort_);
+    on_abort_ = nullptr;
+    fn();
+  }
 }
 
 asio::awaitable<int> Stream::response() {

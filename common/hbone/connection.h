@@ -107,6 +107,10 @@ class Stream {
   // Why the stream ended: "" while open, else e.g. "reset by peer (CANCEL)".
   const std::string& closeReason() const { return close_reason_; }
   Connection& connection() { return *conn_; }
+  // Called once when the stream ends before both END_STREAMs (a reset either
+  // way, the connection lost), after its waiters are woken: a relay resets
+  // its other side with it. Clear it (empty function) before `fn`'s captures die.
+  void onAbort(std::function<void()> fn) { on_abort_ = std::move(fn); }
 
   Stream(std::shared_ptr<Connection> conn, int32_t id);
 
@@ -139,6 +143,7 @@ class Stream {
   std::string close_reason_;
   runtime::Event readable_;
   runtime::Event writable_;
+  std::function<void()> on_abort_;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {

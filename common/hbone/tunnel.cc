@@ -149,7 +149,13 @@ asio::awaitable<TunnelOutcome> copyBidirectional(Stream& a, Stream& b, std::atom
       }
     };
   };
+  // A pump blocked on one stream is not woken by the other's reset: each
+  // stream's abort resets the other, which wakes it.
+  a.onAbort([&b] { b.reset(); });
+  b.onAbort([&a] { a.reset(); });
   co_await both(pump(a, b, a_to_b), pump(b, a, b_to_a));
+  a.onAbort({});
+  b.onAbort({});
   co_return out;
 }
 

@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
     return nlohmann::json{{"source", (*authority)->source()},
                           {"expires", tls::formatTime((*authority)->signingCertExpiry())},
                           {"root_cert", (*authority)->rootPem()},
-                          {"tokens", token_file ? token_file->size() : 0},
+                          {"tokens", token_file ? (token_file->refresh(), token_file->size()) : 0},
                           {"token_file_error", token_file ? token_file->lastError() : ""}};
   });
   log::info(*logger, "xds_listening", "address", cfg.xds_address, "port", xds_port, "tls_port", tls_port,

@@ -50,7 +50,8 @@ istio::workload::AppProtocol appProtocolFor(const std::string& app_protocol, con
   if (p == "http") return AppProtocol::HTTP11;
   if (p == "http2" || p == "kubernetes.io/h2c") return AppProtocol::HTTP2;
   if (p == "grpc" || p == "grpc-web") return AppProtocol::GRPC;
-  if (p == "tcp") return AppProtocol::TCP;
+  // Istio carries these as TCP (its mongo/mysql/redis filters are not L7 here).
+  if (p == "tcp" || p == "mongo" || p == "mysql" || p == "redis") return AppProtocol::TCP;
   if (p == "tls" || p == "https") return AppProtocol::TLS;
   return AppProtocol::UNKNOWN;
 }

@@ -48,6 +48,10 @@ std::string canonicalRevision(const Pod& pod) {
 
 std::optional<istio::workload::GatewayAddress> resolveWaypoint(const TranslateContext& ctx, const ObjectMeta& meta,
                                                                WaypointUse use, std::vector<std::string>& warnings) {
+  // A waypoint's own Service and pods never go through a waypoint (Istio
+  // exempts what its gateway controller manages): a namespace label would
+  // otherwise point the waypoint's Service at itself.
+  if (label(meta.labels, "gateway.istio.io/managed") == "istio.io-mesh-controller") return std::nullopt;
   // The object's own label wins over its namespace's; "none" stops inheritance.
   std::string name = label(meta.labels, kUseWaypoint);
   std::string gw_ns = label(meta.labels, kUseWaypointNamespace);

@@ -234,8 +234,19 @@ spec: {gatewayClassName: istio}
   ASSERT_TRUE(probe.pods[0].containers[0].readiness);
   EXPECT_EQ(probe.pods[0].containers[0].readiness->port, 8080);
   EXPECT_EQ(probe.pods[0].containers[0].readiness->path, "/ready");
+  auto named = readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                                "    ports: [{name: status, containerPort: 15021}]\n"
+                                "    readinessProbe: {httpGet: {port: status, path: /healthz/ready}}\n"));
+  ASSERT_TRUE(named.pods[0].containers[0].readiness);
+  EXPECT_EQ(named.pods[0].containers[0].readiness->port, 15021);
+  auto exec = readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                               "    readinessProbe: {exec: {command: [\"true\"]}}\n"));
+  EXPECT_FALSE(exec.pods[0].containers[0].readiness);  // not run: the pod is ready when its ports listen
+  auto tcp = readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
+                              "    readinessProbe: {tcpSocket: {port: 9090}}\n"));
+  EXPECT_EQ(tcp.pods[0].containers[0].ports, std::vector<int>{9090});
   EXPECT_THROW(readSource(write("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n"
-                                "    readinessProbe: {exec: {command: [true]}}\n")),
+                                "    readinessProbe: {httpGet: {port: nosuch}}\n")),
                LabError);
 }
 

@@ -131,6 +131,19 @@ TEST(DecideTest, TcpConnectionsSeeOnlyL4Fields) {
   auto other_port = tcp;
   other_port.port = 9091;
   EXPECT_FALSE(decide({&allow_client}, other_port).allowed);
+  // A rule naming an HTTP field anywhere never grants, though another of its
+  // operations (or sources) is pure L4 (Istio skips the whole rule on TCP).
+  auto mixed = policy("mixed", av1::HttpPolicy::ALLOW);
+  auto* mr = mixed.add_rules();
+  mr->add_to()->add_methods("GET");
+  mr->add_to()->add_ports("9090");
+  EXPECT_FALSE(decide({&mixed}, tcp).allowed);
+  auto mixed_from = policy("mixed-from", av1::HttpPolicy::ALLOW);
+  auto* mf = mixed_from.add_rules();
+  mf->add_from()->add_request_principals("*");
+  mf->add_from()->add_principals("cluster.local/ns/demo/sa/client");
+  EXPECT_FALSE(decide({&mixed_from}, tcp).allowed);
+  EXPECT_TRUE(decide({&mixed_from}, request("GET", "/")).allowed);  // HTTP: the principal alone grants
 
   struct Case {
     const char* name;

@@ -139,8 +139,7 @@ void createPod(LabState& s, PodState& p) {
   writeInPlace(p.hosts, "127.0.0.1\tlocalhost\n");
   if (!p.token.empty() && !fs::exists(p.token)) {
     fs::create_directories(fs::path(p.token).parent_path());
-    writeAtomically(p.token, randomToken() + "\n");
-    fs::permissions(p.token, fs::perms::owner_read | fs::perms::owner_write);
+    writeAtomically(p.token, randomToken() + "\n", true);
   }
 }
 
@@ -328,7 +327,9 @@ void commit(LabState& s, const LabState& previous, std::vector<SourceFile>& file
   }
   saveState(s);
   try {
-    waitMeshSynced(s, written, removed_files);
+    std::set<std::string> leaving;
+    for (const auto& p : a.removed) leaving.insert(p.key());
+    waitMeshSynced(s, written, removed_files, leaving);
   } catch (const LabError&) {
     // ambitd keeps its last good config; config/ (which the agents read too)
     // and the lab must say the same.
@@ -478,8 +479,7 @@ void labUp(const LabOptions& lab, const UpOptions& up, std::ostream& out) {
     say(out, "network " + std::string(kNetworkCidr) + ", nodes " + nodeIp(1) + (up.nodes > 1 ? ".." + nodeIp(up.nodes) : "") +
                  ", pods in 198.18.<node>.0/24, services in 198.18.200.0/24");
     for (const auto& n : s.nodes) {
-      writeAtomically(s.dir + "/" + n.name + "/token", randomToken() + "\n");
-      fs::permissions(s.dir + "/" + n.name + "/token", fs::perms::owner_read | fs::perms::owner_write);
+      writeAtomically(s.dir + "/" + n.name + "/token", randomToken() + "\n", true);
     }
     writeTokens(s);
     startAmbitd(s);

@@ -48,9 +48,10 @@ void waitZtunnelReady(const LabState& s, const NodeState& n, int generation);
 
 // After the lab wrote (or removed) config files: waits until ambitd has read
 // them (an error in one is thrown), built xDS from them, and every ztunnel
-// holds exactly what ambitd serves (xDS digests equal).
+// and running waypoint holds exactly what ambitd serves (xDS digests equal);
+// waypoint pods in `leaving_pods` (being deleted) are not waited for.
 void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>& written,
-                    const std::vector<std::string>& removed);
+                    const std::vector<std::string>& removed, const std::set<std::string>& leaving_pods = {});
 
 // The enrolled pods ("ns/name") on `node`, as the agent decides from the lab's config.
 std::set<std::string> enrolledPods(const LabState& s, const std::string& node);

@@ -206,7 +206,7 @@ bool inSync(const nlohmann::json& dump, const nlohmann::json& digests, const std
 }  // namespace
 
 void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>& written,
-                    const std::vector<std::string>& removed) {
+                    const std::vector<std::string>& removed, const std::set<std::string>& leaving_pods) {
   auto net = networkNetns(s.name);
   std::string why;
   waitFor(
@@ -251,7 +251,8 @@ void waitMeshSynced(const LabState& s, const std::map<std::string, std::string>&
         }
         // Running waypoints too (one starting now is synced before it is ready).
         for (const auto& [key, p] : s.pods) {
-          if (p.gateway.empty() || p.processes.empty() || !processAlive(p.processes[0].pid, p.processes[0].cgroup)) {
+          if (p.gateway.empty() || leaving_pods.count(key) || p.processes.empty() ||
+              !processAlive(p.processes[0].pid, p.processes[0].cgroup)) {
             continue;
           }
           auto wp = adminJson(p.netns, kWaypointAdminPort, "/config_dump");
@@ -413,7 +414,7 @@ void writeTokens(const LabState& s) {
     if (!token) continue;
     out += "- {namespace: " + p.ns + ", serviceAccount: " + p.service_account + ", token: " + trimmed(*token) + "}\n";
   }
-  writeAtomically(s.dir + "/tokens.yaml", out);
+  writeAtomically(s.dir + "/tokens.yaml", out, true);
 }
 
 }  // namespace ambit::lab

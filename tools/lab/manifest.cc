@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -44,21 +45,38 @@ Container readContainer(const std::string& file, const YAML::Node& c) {
       out.env.emplace_back(str(e["name"]), str(e["value"]));
     }
   }
+  std::map<std::string, int> named_ports;
   if (const YAML::Node ports = c["ports"]; ports && ports.IsSequence()) {
     for (const auto& p : ports) {
-      if (p["containerPort"]) out.ports.push_back(p["containerPort"].as<int>());
+      if (!p["containerPort"]) continue;
+      out.ports.push_back(p["containerPort"].as<int>());
+      if (p["name"]) named_ports[str(p["name"])] = out.ports.back();
     }
   }
-  if (const YAML::Node probe = c["readinessProbe"]; probe && probe.IsMap()) {
-    const YAML::Node get = probe["httpGet"];
-    if (!get) {
-      throw LabError(where(file, probe) + ": field 'readinessProbe': the lab runs httpGet probes only");
-    }
-    HttpProbe h;
-    const YAML::Node port = get["port"];
+  // A port number, or the name of one of the container's ports (0: neither).
+  auto probePort = [&](const YAML::Node& port) {
     int n = 0;
-    if (!port || !YAML::convert<int>::decode(port, n) || n < 1 || n > 65535) {
-      throw LabError(where(file, get) + ": field 'readinessProbe.httpGet.port': a port number (1-65535)");
+    if (port && YAML::convert<int>::decode(port, n)) return n >= 1 && n <= 65535 ? n : 0;
+    auto it = named_ports.find(str(port));
+    return it == named_ports.end() ? 0 : it->second;
+  };
+  // Readiness: httpGet is probed; tcpSocket waits for the port to listen;
+  // exec and grpc probes are not run (the pod counts as ready when its ports listen).
+  if (const YAML::Node probe = c["readinessProbe"]; probe && probe.IsMap() && probe["tcpSocket"]) {
+    int n = probePort(probe["tcpSocket"]["port"]);
+    if (n == 0) {
+      throw LabError(where(file, probe) + ": field 'readinessProbe.tcpSocket.port': a port number or the name of a "
+                                          "containerPort");
+    }
+    out.ports.push_back(n);
+  }
+  if (const YAML::Node probe = c["readinessProbe"]; probe && probe.IsMap() && probe["httpGet"]) {
+    const YAML::Node get = probe["httpGet"];
+    HttpProbe h;
+    int n = probePort(get["port"]);
+    if (n == 0) {
+      throw LabError(where(file, get) + ": field 'readinessProbe.httpGet.port': a port number (1-65535) or the name "
+                                        "of a containerPort");
     }
     h.port = n;
     h.path = str(get["path"], "/");

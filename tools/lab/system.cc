@@ -325,10 +325,16 @@ void writeInPlace(const std::string& path, const std::string& content) {
   if (!out) throw LabError("writing " + path);
 }
 
-void writeAtomically(const std::string& path, const std::string& content) {
+void writeAtomically(const std::string& path, const std::string& content, bool secret) {
   auto tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
+    if (secret) {
+      // Owner-only before the first byte is written.
+      std::error_code pec;
+      fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, pec);
+      if (pec) throw LabError("chmod " + tmp + ": " + pec.message());
+    }
     out << content;
     if (!out) throw LabError("writing " + tmp);
   }

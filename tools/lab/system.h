@@ -60,7 +60,8 @@ bool populated(const std::string& dir);
 // A file replaced in place (a bind mount of it keeps seeing the new content).
 void writeInPlace(const std::string& path, const std::string& content);
 // A file replaced atomically (write + rename).
-void writeAtomically(const std::string& path, const std::string& content);
+// `secret`: readable by the owner only (tokens), from the moment it exists.
+void writeAtomically(const std::string& path, const std::string& content, bool secret = false);
 // A file's content, or nullopt when there is no such file.
 std::optional<std::string> readIfExists(const std::string& path);
 

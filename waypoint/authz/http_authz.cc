@@ -67,12 +67,10 @@ bool sourceMatches(const av1::Source& s, const RequestAttributes& r, Mode mode) 
   return true;
 }
 
-bool operationMatches(const av1::Operation& o, const RequestAttributes& r, Mode mode) {
+bool operationMatches(const av1::Operation& o, const RequestAttributes& r) {
   if (r.l4_only) {
-    bool http_only = !o.hosts().empty() || !o.not_hosts().empty() || !o.methods().empty() || !o.not_methods().empty() ||
-                     !o.paths().empty() || !o.not_paths().empty();
-    if (http_only && mode == Mode::kAllow) return false;
-    return field(o.ports(), o.not_ports(), std::to_string(r.port));  // DENY: the L4 part alone
+    // ALLOW rules with HTTP fields never get here (ruleMatches); DENY: the L4 part alone.
+    return field(o.ports(), o.not_ports(), std::to_string(r.port));
   }
   // Istio matches hosts against the authority with its port ("x.com:*") and
   // without it ("x.com"): either form counts.
@@ -142,13 +140,33 @@ std::optional<bool> conditionHolds(const av1::Condition& c, const RequestAttribu
   return std::nullopt;
 }
 
+// Does any part of the rule need an HTTP request (fields a TCP connection lacks)?
+bool namesHttpFields(const av1::Rule& rule) {
+  for (const auto& s : rule.from()) {
+    if (!s.request_principals().empty() || !s.not_request_principals().empty()) return true;
+  }
+  for (const auto& o : rule.to()) {
+    if (!o.hosts().empty() || !o.not_hosts().empty() || !o.methods().empty() || !o.not_methods().empty() ||
+        !o.paths().empty() || !o.not_paths().empty()) {
+      return true;
+    }
+  }
+  for (const auto& c : rule.when()) {
+    if (c.key().rfind("request.", 0) == 0) return true;
+  }
+  return false;
+}
+
 bool ruleMatches(const av1::Rule& rule, const RequestAttributes& r, Mode mode) {
+  // Istio builds no TCP rule from an ALLOW rule with an HTTP-only field
+  // anywhere in it (not only in the part that names it).
+  if (r.l4_only && mode == Mode::kAllow && namesHttpFields(rule)) return false;
   if (!rule.from().empty() &&
       std::none_of(rule.from().begin(), rule.from().end(), [&](const auto& s) { return sourceMatches(s, r, mode); })) {
     return false;
   }
   if (!rule.to().empty() &&
-      std::none_of(rule.to().begin(), rule.to().end(), [&](const auto& o) { return operationMatches(o, r, mode); })) {
+      std::none_of(rule.to().begin(), rule.to().end(), [&](const auto& o) { return operationMatches(o, r); })) {
     return false;
   }
   for (const auto& c : rule.when()) {

@@ -245,20 +245,22 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
   // service uses this waypoint, so it must still hold the waypoint's policies.
   const auto protocol = declared->app_protocol();
   if (protocol == wl::TCP || protocol == wl::TLS) {
-    co_await serveTcp(stream, d, {}, false);
+    std::string none;  // no braced temporary in a co_await (GCC 12 destroys it twice)
+    co_await serveTcp(stream, d, std::move(none), false);
     co_return;
   }
   stream->respond(200);
   // Declared HTTP: HTTP/2 with prior knowledge starts with its preface,
-  // anything else is HTTP/1.1. Undeclared: HTTP when the first bytes say so,
-  // else TCP (http/sniff.h). Read until they tell (each read adds a byte).
+  // anything else is HTTP/1.1. Undeclared: HTTP when the first bytes say so
+  // (the preface or a whole request line), else TCP (http/sniff.h).
   std::string in;
   http::Sniffed kind = http::Sniffed::kNeedMore;
   {
     // Idle until the first byte, then the header timeout (as for a request).
     auto deadline = std::make_unique<StreamDeadline>(stream, std::chrono::steady_clock::now() + config_.idle_timeout);
-    for (int i = 0; i < static_cast<int>(http::kSniffBytes); ++i) {
-      kind = http::sniff(in);
+    auto decide = [&] { return protocol == wl::UNKNOWN ? http::sniff(in) : http::sniffVersion(in); };
+    for (std::size_t i = 0; i < http::kSniffMax; ++i) {  // each read adds a byte at least
+      kind = decide();
       if (kind != http::Sniffed::kNeedMore) break;
       if (i == 1) {
         deadline = std::make_unique<StreamDeadline>(
@@ -267,7 +269,7 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
       std::string err;
       if (co_await readSome(*stream, in, err) == 0) break;
     }
-    if (kind == http::Sniffed::kNeedMore) kind = http::sniff(in);
+    if (kind == http::Sniffed::kNeedMore) kind = decide();
     if (stream->closed()) co_return;  // reset or timed out before anything could be told
     // Ended before it could be told (a few bytes, then END_STREAM): HTTP never
     // looks like that, so an undeclared port takes it for TCP.

@@ -131,7 +131,14 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
     up->reset();
   }
   if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
-  account(outcome.clean ? Flag::kNone : Flag::kUpstreamReset, outcome.error, false);
+  // Which side ended it: a reset we passed on reads "reset by us"; the side that started it does not.
+  Flag flag = Flag::kNone;
+  if (!outcome.clean) {
+    const auto& why = stream->closeReason();
+    bool client_side = !why.empty() && why.rfind("reset by us", 0) != 0;
+    flag = client_side ? Flag::kDownstreamReset : Flag::kUpstreamReset;
+  }
+  account(flag, outcome.error, false);
 }
 
 }  // namespace ambit::waypoint

@@ -130,7 +130,8 @@ TEST(AppProtocolTest, Table) {
                {"", "http2", AppProtocol::HTTP2},        {"", "grpc", AppProtocol::GRPC},
                {"", "tcp-db", AppProtocol::TCP},         {"", "https", AppProtocol::TLS},
                {"", "web", AppProtocol::UNKNOWN},        {"HTTP", "tcp", AppProtocol::HTTP11},
-               {"kubernetes.io/h2c", "", AppProtocol::HTTP2}};
+               {"kubernetes.io/h2c", "", AppProtocol::HTTP2}, {"", "mysql", AppProtocol::TCP},
+               {"", "mongo-main", AppProtocol::TCP},     {"redis", "cache", AppProtocol::TCP}};
   for (const auto& c : cases) EXPECT_EQ(appProtocolFor(c.app_protocol, c.name), c.expected) << c.name;
 }
 
@@ -188,6 +189,23 @@ TEST(WaypointTest, ForTable) {
     EXPECT_FALSE(out.addresses.at("demo/opted-out.demo.svc.cluster.local").service().has_waypoint());
     EXPECT_FALSE(out.addresses.at("Kubernetes//Pod/demo/direct").workload().has_waypoint());
   }
+}
+
+// The waypoint's own Service (as Istio's gateway controller labels it) does
+// not inherit the namespace's use-waypoint: it would point at itself.
+TEST(WaypointTest, TheWaypointsOwnServiceDoesNotUseIt) {
+  auto out = translate(snapshotOf(std::string(kWaypointBase) + waypointGateway("") + R"(---
+apiVersion: v1
+kind: Service
+metadata:
+  name: waypoint
+  namespace: demo
+  labels: {gateway.istio.io/managed: istio.io-mesh-controller, gateway.networking.k8s.io/gateway-name: waypoint}
+spec: {clusterIP: 198.19.0.12, selector: {gateway.networking.k8s.io/gateway-name: waypoint}, ports: [{name: mesh, port: 15008}]}
+)"),
+                       MeshSettings{});
+  EXPECT_TRUE(out.addresses.at("demo/backend.demo.svc.cluster.local").service().has_waypoint());
+  EXPECT_FALSE(out.addresses.at("demo/waypoint.demo.svc.cluster.local").service().has_waypoint());
 }
 
 TEST(WaypointTest, MissingGatewayWarnsAndGoesDirect) {
