@@ -2,6 +2,8 @@
 // one read loop, one write loop and one keepalive loop per connection.
 #include "common/hbone/connection.h"
 
+#include "common/runtime/drain.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -562,6 +564,17 @@ void Connection::close(std::string reason) {
     s->window_returned_ = true;  // no session to credit any more
     s->onClosed("connection closed: " + close_reason_);
   }
+}
+
+asio::awaitable<void> runDraining(std::shared_ptr<Connection> conn, runtime::Drain& drain) {
+  std::weak_ptr<Connection> weak = conn;
+  auto handle = drain.track(conn->executor(), [weak] {
+    if (auto c = weak.lock()) c->close("drain deadline");
+  });
+  handle.onDrain([weak] {
+    if (auto c = weak.lock()) c->goAway();
+  });
+  co_await conn->run();
 }
 
 }  // namespace ambit::hbone

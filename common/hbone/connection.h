@@ -39,6 +39,10 @@
 
 struct nghttp2_session;
 
+namespace ambit::runtime {
+class Drain;
+}
+
 namespace ambit::hbone {
 
 namespace asio = boost::asio;
@@ -220,5 +224,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point last_heard_;
   std::chrono::system_clock::time_point certs_expire_ = std::chrono::system_clock::time_point::max();
 };
+
+// Server side: runs `conn` as one of `drain`'s connections: GOAWAY when the
+// drain starts, closed at its deadline. (A listener's own drain handle cuts the
+// socket, which the TLS stream now owns: the HBONE connection is tracked instead.)
+asio::awaitable<void> runDraining(std::shared_ptr<Connection> conn, runtime::Drain& drain);
 
 }  // namespace ambit::hbone

@@ -18,7 +18,6 @@
 namespace ambit::waypoint {
 
 namespace wl = istio::workload;
-using ztunnel::proxy::forwardedFor;
 using ztunnel::proxy::rawIp;
 
 const char* flagName(Flag f) {
@@ -169,14 +168,7 @@ asio::awaitable<void> Waypoint::serveHbone(tcp::socket& socket, runtime::Connect
                                 [this, worker, peer, peer_ep](std::shared_ptr<hbone::Stream> s) {
                                   return handleConnect(std::move(s), worker, peer, peer_ep);
                                 });
-  std::weak_ptr<hbone::Connection> weak = conn;
-  auto handle = service_.drain().track(conn->executor(), [weak] {
-    if (auto c = weak.lock()) c->close("drain deadline");
-  });
-  handle.onDrain([weak] {
-    if (auto c = weak.lock()) c->goAway();
-  });
-  co_await conn->run();
+  co_await hbone::runDraining(std::move(conn), service_.drain());
 }
 
 namespace {
@@ -208,13 +200,7 @@ asio::awaitable<void> Waypoint::handleConnect(std::shared_ptr<hbone::Stream> str
   d.state = state_.current();
   d.vip = stream->authority();
   auto target = hbone::parseAuthority(stream->authority());
-  // The client's address: its node proxy's forwarded header, believed only
-  // when it names a workload with the peer's own identity.
-  auto src_ip = peer_ep.address();
-  if (auto fwd = forwardedFor(stream->header("forwarded"))) {
-    auto claimed = d.state->workloadByAddress(config_.network, rawIp(*fwd));
-    if (claimed && peer && ztunnel::identityOf(*claimed) == *peer) src_ip = *fwd;
-  }
+  auto src_ip = ztunnel::proxy::clientAddress(*d.state, config_.network, peer, peer_ep, stream->header("forwarded"));
   d.source_ip = src_ip.to_string();
   d.peer_text = peer ? peer->toString() : "-";
   d.peer_hash = upstream::hashKey(d.peer_text);

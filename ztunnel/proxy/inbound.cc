@@ -64,16 +64,7 @@ asio::awaitable<void> Proxy::serveHbone(tcp::socket& socket, runtime::Connection
       [this, uid, peer, peer_ep, ns](std::shared_ptr<hbone::Stream> s) {
         return handleConnect(s, uid, peer, peer_ep, ns);
       });
-  // The listener's own drain handle cuts `socket`, which the TLS stream now
-  // owns: track the HBONE connection itself (GOAWAY at drain, close at the deadline).
-  std::weak_ptr<hbone::Connection> weak = conn;
-  auto handle = service_.drain().track(conn->executor(), [weak] {
-    if (auto c = weak.lock()) c->close("drain deadline");
-  });
-  handle.onDrain([weak] {
-    if (auto c = weak.lock()) c->goAway();
-  });
-  co_await conn->run();
+  co_await hbone::runDraining(std::move(conn), service_.drain());
   (void)ctx;
 }
 
@@ -95,11 +86,7 @@ asio::awaitable<void> Proxy::handleConnect(std::shared_ptr<hbone::Stream> stream
   // peer is that proxy), else the peer itself. The header is the peer's word:
   // it is believed only when it names a workload with the peer's own identity,
   // so no peer can borrow another workload's address for source_ips policy.
-  auto src_ip = peer_ep.address();
-  if (auto fwd = forwardedFor(stream->header("forwarded"))) {
-    auto claimed = state->workloadByAddress(config_.network, rawIp(*fwd));
-    if (claimed && peer && identityOf(*claimed) == *peer) src_ip = *fwd;
-  }
+  auto src_ip = clientAddress(*state, config_.network, peer, peer_ep, stream->header("forwarded"));
   rec->source = src_ip.to_string();
 
   telemetry::ConnectionFacts facts;

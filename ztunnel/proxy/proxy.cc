@@ -59,6 +59,16 @@ asio::awaitable<boost::system::error_code> connectWithin(tcp::socket& s, const t
   co_return ec;
 }
 
+asio::ip::address clientAddress(const ProxyState& state, const std::string& network,
+                                const std::optional<tls::Identity>& peer, const tcp::endpoint& peer_ep,
+                                std::string_view forwarded_header) {
+  if (auto fwd = forwardedFor(forwarded_header)) {
+    auto claimed = state.workloadByAddress(network, rawIp(*fwd));
+    if (claimed && peer && identityOf(*claimed) == *peer) return *fwd;
+  }
+  return peer_ep.address();
+}
+
 std::optional<asio::ip::address> forwardedFor(std::string_view header) {
   // The last element's for= (the hop nearest to us), e.g. for="198.18.0.1" or for="[2001:db8::1]".
   auto pos = header.rfind("for=");

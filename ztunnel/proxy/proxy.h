@@ -184,5 +184,11 @@ asio::awaitable<boost::system::error_code> connectWithin(tcp::socket& s, const t
 std::optional<tcp::endpoint> originalDestination(tcp::socket& s);
 // The client address in `forwarded: for="..."` (RFC 7239), if it is an IP literal.
 std::optional<asio::ip::address> forwardedFor(std::string_view header);
+// The client of an inbound HBONE stream: its node proxy's `forwarded` header,
+// believed only when it names a workload with the peer's own identity (so no
+// peer borrows another workload's address for policy), else the peer itself.
+asio::ip::address clientAddress(const ProxyState& state, const std::string& network,
+                                const std::optional<tls::Identity>& peer, const tcp::endpoint& peer_ep,
+                                std::string_view forwarded_header);
 
 }  // namespace ambit::ztunnel::proxy
