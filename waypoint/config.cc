@@ -59,6 +59,16 @@ config::Schema<WaypointConfig> waypointSchema() {
       .field<ms>(
           "timeouts.upstream_idle", "an idle keep-alive connection to an endpoint closes after this",
           [](C& c) -> auto& { return c.proxy.upstream_idle_timeout; }, config::positiveDuration())
+      .field<ms>(
+          "timeouts.tcp_idle",
+          "a connection passed through as TCP closes after this long without bytes either way "
+          "(a DestinationRule's connectionPool.tcp.idleTimeout overrides it)",
+          [](C& c) -> auto& { return c.proxy.tcp_idle_timeout; }, config::positiveDuration())
+      .field<ms>(
+          "timeouts.pending",
+          "longest a request waits for a connection when a DestinationRule's maxConnections is reached "
+          "(the route timeout, when shorter, ends it first)",
+          [](C& c) -> auto& { return c.proxy.pending_timeout; }, config::positiveDuration())
       .field<uint64_t>(
           "limits.max_header_bytes", "largest request head (431 beyond)",
           [](C& c) -> auto& { return c.proxy.limits.max_header_bytes; },
@@ -73,6 +83,9 @@ config::Schema<WaypointConfig> waypointSchema() {
       .field<uint64_t>(
           "limits.max_idle_upstream", "idle keep-alive streams kept per endpoint and worker",
           [](C& c) -> auto& { return c.proxy.max_idle_upstream; }, config::inRange<uint64_t>(0, 10000))
+      .field<uint64_t>(
+          "limits.max_mirrors", "mirrored requests in flight per worker (more are not mirrored)",
+          [](C& c) -> auto& { return c.proxy.max_mirrors; }, config::inRange<uint64_t>(0, 100000))
       .enumField<Esc>(
           "path.escaped_slashes",
           "what %2F and %5C in a path become before routing and policy: decode (default), keep, reject",

@@ -33,6 +33,11 @@ struct ProxyConfig {
   std::chrono::milliseconds upstream_idle_timeout{
       std::chrono::seconds(60)};       // pooled upstream HTTP/1.1 streams
   std::size_t max_idle_upstream = 64;  // idle keep-alive upstream streams kept per endpoint (per worker)
+  // A request waiting for a connection (DestinationRule maxConnections reached) gives up after this (503 UO).
+  std::chrono::milliseconds pending_timeout{std::chrono::seconds(30)};
+  // A connection passed through as TCP with no bytes either way for this long is closed (Istio's default).
+  std::chrono::milliseconds tcp_idle_timeout{std::chrono::hours(1)};
+  std::size_t max_mirrors = 256;  // mirrored requests in flight per worker; more are dropped
   http::H1Limits limits;
   http::NormalizeOptions normalize;
   hbone::H2Limits server_limits;

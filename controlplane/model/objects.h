@@ -197,9 +197,11 @@ struct VirtualService {
 
 struct TrafficPolicy {
   // Which sections were written: a subset's section replaces the host's whole section.
-  bool has_connection_pool = false, has_load_balancer = false, has_outlier_detection = false, has_tls = false;
+  bool has_connection_pool = false, has_load_balancer = false, has_outlier_detection = false, has_tls = false,
+       has_retry_budget = false;
   std::optional<int32_t> max_connections;
   std::optional<std::chrono::milliseconds> connect_timeout;
+  std::optional<std::chrono::milliseconds> tcp_idle_timeout;
   std::optional<int32_t> http1_max_pending_requests;
   std::optional<int32_t> http2_max_requests;
   std::optional<int32_t> max_requests_per_connection;
@@ -219,6 +221,8 @@ struct TrafficPolicy {
   std::optional<std::chrono::milliseconds> base_ejection_time;
   std::optional<int32_t> max_ejection_percent;
   std::string tls_mode;
+  std::optional<double> retry_budget_percent;  // Istio's default: 20
+  std::optional<int32_t> min_retry_concurrency;  // Istio's default: 3
 };
 
 struct DestinationRule {

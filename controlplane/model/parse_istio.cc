@@ -37,21 +37,24 @@ HeaderOps parseHeaderOps(YamlReader r) {
   return h;
 }
 
-double percentage(YamlReader r) {
-  YAML::Node v = r.raw("value");
-  r.done();
-  if (!v.IsDefined()) return 100;
+// A number in [0, 100] at `key`; nullopt when absent or bad (then an error names it).
+std::optional<double> percentField(YamlReader& r, const std::string& key) {
+  YAML::Node v = r.raw(key);
+  if (!v.IsDefined()) return std::nullopt;
   try {
     double d = v.as<double>();
-    if (d < 0 || d > 100) {
-      r.ctx().error(v.Mark(), r.path() + ".value", "must be between 0 and 100");
-      return 100;
-    }
-    return d;
+    if (d >= 0 && d <= 100) return d;
+    r.ctx().error(v.Mark(), r.path() + "." + key, "must be between 0 and 100");
   } catch (const YAML::Exception&) {
-    r.ctx().error(v.Mark(), r.path() + ".value", "expected a number");
-    return 100;
+    r.ctx().error(v.Mark(), r.path() + "." + key, "expected a number");
   }
+  return std::nullopt;
+}
+
+double percentage(YamlReader r) {
+  auto d = percentField(r, "value");
+  r.done();
+  return d.value_or(100);
 }
 
 std::map<std::string, StringMatch> stringMatchMap(YamlReader& r, const std::string& key) {
@@ -195,7 +198,8 @@ std::optional<TrafficPolicy> parseTrafficPolicy(YamlReader r) {
       YamlReader tcp = cp.child("tcp");
       if (auto v = tcp.integer("maxConnections", 1, INT32_MAX)) tp.max_connections = static_cast<int32_t>(*v);
       tp.connect_timeout = tcp.duration("connectTimeout");
-      tcp.unsupported({"tcpKeepalive", "maxConnectionDuration", "idleTimeout"});
+      tp.tcp_idle_timeout = tcp.duration("idleTimeout");
+      tcp.unsupported({"tcpKeepalive", "maxConnectionDuration"});
       tcp.done();
     }
     if (cp.has("http")) {
@@ -258,7 +262,15 @@ std::optional<TrafficPolicy> parseTrafficPolicy(YamlReader r) {
                      "insecureSkipVerify", "caCrl"});
     tls.done();
   }
-  r.unsupported({"portLevelSettings", "tunnel", "proxyProtocol", "retryBudget"});
+  if (r.has("retryBudget")) {
+    YamlReader rb = r.child("retryBudget");
+    tp.has_retry_budget = true;
+    tp.retry_budget_percent = percentField(rb, "percent");
+    if (auto v = rb.integer("minRetryConcurrency", 0, INT32_MAX)) tp.min_retry_concurrency = int32_t(*v);
+    rb.unsupported({"budgetInterval"});
+    rb.done();
+  }
+  r.unsupported({"portLevelSettings", "tunnel", "proxyProtocol"});
   r.done();
   return tp;
 }

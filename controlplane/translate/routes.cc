@@ -94,13 +94,14 @@ void fillRetry(uint32_t attempts, const std::string& retry_on, std::optional<std
 void defaultRetry(rt::Retry* out) { fillRetry(kDefaultRetryAttempts, kDefaultRetryOn, std::nullopt, out); }
 
 // Istio's MergeTrafficPolicy: each section the subset writes (connectionPool,
-// loadBalancer, outlierDetection, tls) replaces the host's section whole.
+// loadBalancer, outlierDetection, tls, retryBudget) replaces the host's section whole.
 TrafficPolicy mergePolicy(const TrafficPolicy& base, const TrafficPolicy& over) {
   TrafficPolicy out = base;
   if (over.has_connection_pool) {
     out.has_connection_pool = true;
     out.max_connections = over.max_connections;
     out.connect_timeout = over.connect_timeout;
+    out.tcp_idle_timeout = over.tcp_idle_timeout;
     out.http1_max_pending_requests = over.http1_max_pending_requests;
     out.http2_max_requests = over.http2_max_requests;
     out.max_requests_per_connection = over.max_requests_per_connection;
@@ -123,6 +124,11 @@ TrafficPolicy mergePolicy(const TrafficPolicy& base, const TrafficPolicy& over) 
   if (over.has_tls) {
     out.has_tls = true;
     out.tls_mode = over.tls_mode;
+  }
+  if (over.has_retry_budget) {
+    out.has_retry_budget = true;
+    out.retry_budget_percent = over.retry_budget_percent;
+    out.min_retry_concurrency = over.min_retry_concurrency;
   }
   return out;
 }
@@ -150,11 +156,16 @@ void toPolicy(const TrafficPolicy& tp, rt::TrafficPolicy* out) {
   auto d = [](const std::optional<std::chrono::milliseconds>& v) { return v ? ms(*v) : 0u; };
   out->set_max_connections(u(tp.max_connections));
   out->set_connect_timeout_ms(d(tp.connect_timeout));
+  out->set_tcp_idle_timeout_ms(d(tp.tcp_idle_timeout));
   out->set_max_pending_requests(u(tp.http1_max_pending_requests));
   out->set_max_requests(u(tp.http2_max_requests));
   out->set_max_requests_per_connection(u(tp.max_requests_per_connection));
   out->set_max_retries(u(tp.max_retries));
   out->set_idle_timeout_ms(d(tp.idle_timeout));
+  if (tp.has_retry_budget) {
+    out->mutable_retry_budget()->set_percent(tp.retry_budget_percent.value_or(20.0));
+    out->mutable_retry_budget()->set_min_retry_concurrency(u(tp.min_retry_concurrency.value_or(3)));
+  }
   out->set_consecutive_5xx_errors(u(tp.consecutive_5xx_errors));
   out->set_consecutive_gateway_errors(u(tp.consecutive_gateway_errors));
   out->set_outlier_interval_ms(d(tp.outlier_interval));

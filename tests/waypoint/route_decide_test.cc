@@ -34,6 +34,29 @@ TEST(PickWeightedTest, UniformDrawsGiveTheWeights) {
   EXPECT_NEAR(n[2] / 1000.0, 10, 1);
 }
 
+TEST(TcpDestinationTest, FirstRouteForThePortPicksByWeight) {
+  rv1::HostConfig h;
+  auto* on_9000 = h.add_tcp_routes();
+  on_9000->set_port(9000);
+  auto* d = on_9000->add_destinations();
+  d->set_host("only-9000");
+  d->set_weight(100);
+  auto* any = h.add_tcp_routes();
+  for (auto [host, weight] : {std::pair{"v1", 80u}, std::pair{"v2", 20u}}) {
+    auto* x = any->add_destinations();
+    x->set_host(host);
+    x->set_weight(weight);
+  }
+  EXPECT_EQ(tcpDestination(h, 9000, 0.99)->host(), "only-9000");
+  EXPECT_EQ(tcpDestination(h, 9001, 0.5)->host(), "v1");
+  EXPECT_EQ(tcpDestination(h, 9001, 0.85)->host(), "v2");
+  rv1::HostConfig none;
+  EXPECT_EQ(tcpDestination(none, 9000, 0.5), nullptr);
+  rv1::HostConfig other_port;
+  other_port.add_tcp_routes()->set_port(1);
+  EXPECT_EQ(tcpDestination(other_port, 9000, 0.5), nullptr);
+}
+
 rv1::Retry retryOn(std::vector<std::string> on, std::vector<uint32_t> codes = {}) {
   rv1::Retry r;
   r.set_attempts(2);

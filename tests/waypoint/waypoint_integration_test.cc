@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -17,6 +18,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/support/http_server.h"
 #include "tests/support/mesh.h"
@@ -71,6 +73,10 @@ spec:
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
+  - name: limited
+    labels: {version: v1}
+    trafficPolicy:
+      connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -95,6 +101,8 @@ spec:
     mirrorPercentage: {value: 100}
   - match: [{uri: {prefix: /flaky}}]
     route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /limited}}]
+    route: [{destination: {host: reviews, subset: limited}}]
   - route:
     - {destination: {host: reviews, subset: v1}, weight: 90}
     - {destination: {host: reviews, subset: v2}, weight: 10}
@@ -124,6 +132,24 @@ spec:
   - {name: tcp-denied, port: 9092, targetPort: 9090}
   - {name: echo, port: 9093, targetPort: 9090}
   - {name: web, port: 9094, targetPort: 8080}
+  - {name: tcp-routed, port: 9095, targetPort: 9999}
+---
+# Port 9095's target port has no listener: only its TCP route reaches the echo.
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: demo}
+spec:
+  hosts: [echo]
+  tcp:
+  - match: [{port: 9095}]
+    route: [{destination: {host: echo, port: {number: 9090}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: demo}
+spec:
+  host: echo
+  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 400ms}}}
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -132,7 +158,7 @@ spec:
   targetRefs: [{kind: Service, group: "", name: echo}]
   action: ALLOW
   rules:
-  - to: [{operation: {ports: ["9090", "9092", "9093", "9094"]}}]
+  - to: [{operation: {ports: ["9090", "9092", "9093", "9094", "9095"]}}]
   - to: [{operation: {ports: ["9091"], methods: ["GET"]}}]
 ---
 apiVersion: security.istio.io/v1
@@ -553,6 +579,86 @@ TEST_F(WaypointIntegrationTest, TcpPortsArePassedThroughWithL4Policy) {
   EXPECT_THAT(metrics, HasSubstr("istio_tcp_connections_opened_total{reporter=\"waypoint\",source_workload=\"client\""));
   EXPECT_THAT(metrics, HasSubstr("response_flags=\"RBAC\""));
   EXPECT_THAT(metrics, HasSubstr("istio_tcp_received_bytes_total{reporter=\"waypoint\""));
+}
+
+// DestinationRule circuit breaking (maxConnections 1, http1MaxPendingRequests
+// 1): the first request holds the one connection, the second waits in line
+// and is served after it, the third overflows at once with 503 UO.
+TEST_F(WaypointIntegrationTest, CircuitBreakingQueuesThenOverflows) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  std::atomic<int> inside{0}, most{0};
+  v1_->setHandler([&](const HttpMessage& req) {
+    HttpMessage m;
+    m.status = 200;
+    m.body = "v1";
+    if (req.target.rfind("/limited", 0) == 0) {
+      int now = ++inside;
+      for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+      }
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, 10s, [&] { return open; });
+      --inside;
+    }
+    return m;
+  });
+  auto release = [&] {
+    std::lock_guard lock(mu);
+    open = true;
+    cv.notify_all();
+  };
+  auto c1 = connectReviews(), c2 = connectReviews(), c3 = connectReviews();
+  ASSERT_TRUE(c1.valid() && c2.valid() && c3.valid());
+  HttpMessage r1, r2;
+  std::thread t1([&] { r1 = get(c1.get(), "/limited/1"); });
+  for (int i = 0; i < 500 && v1_->count("/limited") == 0; ++i) std::this_thread::sleep_for(10ms);
+  std::thread t2([&] { r2 = get(c2.get(), "/limited/2"); });
+  auto pending = [&] {
+    auto dump = nlohmann::json::parse(httpGet(w_.admin, "/config_dump"), nullptr, false);
+    auto p = dump["waypoint"]["circuit_breakers"]["reviews.demo.svc.cluster.local|limited|9080"]["pending"];
+    return p.is_number() ? p.get<int>() : -1;
+  };
+  for (int i = 0; i < 500 && pending() != 1; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(pending(), 1) << output();
+
+  auto r3 = get(c3.get(), "/limited/3");
+  release();
+  t1.join();
+  t2.join();
+  EXPECT_EQ(r3.status, 503) << output();
+  EXPECT_EQ(r3.header("x-envoy-overloaded"), "true");
+  EXPECT_THAT(r3.body, HasSubstr("overflow"));
+  EXPECT_EQ(r1.status, 200) << output();
+  EXPECT_EQ(r2.status, 200) << output();
+  EXPECT_EQ(v1_->count("/limited"), 2) << "the overflow never reached the backend";
+  EXPECT_EQ(most.load(), 1) << "one connection at a time";
+  ASSERT_TRUE(w_.proc->waitForOutput("flags=UO", 5s)) << output();
+  auto metrics = httpGet(w_.stats, "/stats/prometheus");
+  EXPECT_THAT(metrics, HasSubstr("response_flags=\"UO\""));
+}
+
+// A VirtualService tcp: route sends port 9095 (whose target port nothing
+// listens on) to the echo's port; a connection idle for the
+// DestinationRule's tcp.idleTimeout (400ms) is closed.
+TEST_F(WaypointIntegrationTest, TcpRoutesAndTheTcpIdleTimeout) {
+  const std::string payload = "routed\n";
+  EXPECT_EQ(echoThrough(9095, payload), payload) << output();
+
+  auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 21), 9090);
+  ASSERT_EQ(c.reply, 0);
+  timeval tv{10, 0};
+  ::setsockopt(c.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::send(c.fd.get(), "x", 1, MSG_NOSIGNAL), 1);
+  char buf[64];
+  ASSERT_EQ(::recv(c.fd.get(), buf, sizeof buf, 0), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);  // the close
+  auto idle = std::chrono::steady_clock::now() - t0;
+  EXPECT_LE(n, 0) << "closed, not more bytes";
+  EXPECT_GE(idle, 300ms);
+  EXPECT_LT(idle, 5s) << "closed by the idle timeout, not the socket's 10s timeout";
+  EXPECT_TRUE(w_.proc->waitForOutput("detail=\"idle timeout\"", 5s)) << output();
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ struct Waypoint::Upstream {
   std::string in;    // read from the stream, not yet parsed
   std::string body;  // parsed body bytes not yet relayed
   upstream::Endpoint endpoint;
+  unsigned uses = 1;  // requests the stream has carried, this one included
   bool done = false;  // the response is complete
 };
 
@@ -106,6 +107,11 @@ double draw();
 // null when the host has none.
 const ambit::route::v1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
                                                  const std::string& subset);
+// The circuit breakers' key of a destination: host, subset, port.
+std::string clusterKey(const std::string& host, const std::string& subset, uint16_t port);
+// Envoy's local reply for a circuit breaker's overflow (503, flag UO).
+inline constexpr std::string_view kOverflowBody =
+    "upstream connect error or disconnect/reset before headers. reset reason: overflow";
 
 // Ends a tunnel whose client may still be sending: half-close, then read and
 // drop what comes until the client closes too (bounded in time and bytes).

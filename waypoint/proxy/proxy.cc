@@ -142,7 +142,8 @@ nlohmann::json Waypoint::dump() const {
                         {"tunnels", downstream_streams_.load()},
                         {"tcp_connections", tcp_connections_.load()},
                         {"routes", routes->dump()},
-                        {"outliers", outliers_.dump(std::chrono::steady_clock::now())}};
+                        {"outliers", outliers_.dump(std::chrono::steady_clock::now())},
+                        {"circuit_breakers", breakers_.dump()}};
   return out;
 }
 

@@ -41,6 +41,7 @@
 #include "waypoint/route/decide.h"
 #include "waypoint/state/route_store.h"
 #include "waypoint/upstream/endpoints.h"
+#include "waypoint/upstream/limits.h"
 #include "waypoint/upstream/outlier.h"
 #include "ztunnel/identity/manager.h"
 #include "ztunnel/xds/state_store.h"
@@ -112,6 +113,7 @@ class Waypoint {
   struct IdleStream {
     std::shared_ptr<hbone::Stream> stream;
     std::chrono::steady_clock::time_point since;
+    unsigned uses = 0;  // requests it has carried
   };
   // Where a destination goes, resolved once per snapshot pair (WDS, routes)
   // and worker: the Service and its HBONE endpoints for a port and subset.
@@ -126,6 +128,7 @@ class Waypoint {
     std::unordered_map<std::string, std::shared_ptr<const Targets>> targets;  // by host, port, subset
     std::map<std::string, std::vector<IdleStream>> idle;  // by "endpoint ip:port"
     uint64_t round_robin = 0;
+    std::size_t mirrors = 0;  // mirrored requests in flight
     std::unordered_map<std::string, uint32_t> active;  // requests in flight per endpoint uid (least request)
     // Istio request metric series, found without building their labels: keyed
     // by the objects the labels come from (kept alive by the entry, so an
@@ -171,18 +174,25 @@ class Waypoint {
   asio::awaitable<void> serveTcp(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string first,
                                  bool answered);
   // upstream.cc: one attempt at an endpoint, and the relay of its response.
+  // `limits`: the destination's connection pool settings (idle and connect timeouts, requests per connection).
   asio::awaitable<std::unique_ptr<Upstream>> attempt(Downstream& d, const upstream::Endpoint& ep,
+                                                     const upstream::PoolLimits& limits,
                                                      const std::string& request_bytes, bool head_request,
                                                      std::chrono::steady_clock::time_point deadline,
                                                      route::AttemptOutcome& outcome, std::string& detail);
   // `fresh`: a new tunnel, never an idle HTTP keep-alive one (TCP passthrough).
+  // `uses`: how many requests the stream carried before (0: a new one).
   asio::awaitable<std::shared_ptr<hbone::Stream>> openStream(Worker& w, const upstream::Endpoint& ep,
+                                                             const upstream::PoolLimits& limits,
                                                              std::chrono::milliseconds timeout,
-                                                             std::string& error, bool& reused, bool fresh = false);
+                                                             std::string& error, unsigned& uses,
+                                                             bool fresh = false);
   std::shared_ptr<const Targets> targetsFor(Worker& w, const Downstream& d,
                                             const ambit::route::v1::Destination& dest, const std::string& ns_hint,
                                             uint16_t port);
-  void releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream);
+  // Kept for the next request, or closed (full pool; maxRequestsPerConnection reached).
+  void releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream,
+                     unsigned uses, const upstream::PoolLimits& limits);
   void mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
               std::string target, std::vector<route::Header> headers, std::string body);
   void countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
@@ -202,6 +212,7 @@ class Waypoint {
   std::unique_ptr<runtime::Listener> listener_;
   std::vector<std::unique_ptr<Worker>> workers_;  // one per worker thread, used there only
   upstream::OutlierTracker outliers_;
+  upstream::CircuitBreakers breakers_;
   std::function<bool()> configured_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> downstream_streams_{0};

@@ -436,6 +436,19 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   const rv1::TrafficPolicy* tp = policyFor(*routes, dest->host(), dest->subset());
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
+  // Circuit breaking (connectionPool, retryBudget): counted only when the destination has limits.
+  const auto limits = upstream::poolLimits(*tp);
+  std::shared_ptr<upstream::Cluster> cluster;
+  upstream::Slot request_slot;
+  if (limits.counted()) {
+    cluster = breakers_.cluster(clusterKey(dest->host(), dest->subset(), port));
+    request_slot = cluster->tryRequest(limits);
+    if (!request_slot) {
+      set(503, std::string(kOverflowBody), Flag::kOverflow, {{"x-envoy-overloaded", "true"}}, route_name,
+          "max requests (http2MaxRequests) reached");
+      co_return co_await send();
+    }
+  }
 
   // Read before the headers move into the upstream request.
   auto hash = hashOf(*tp, req, d.source_ip, target->query);
@@ -484,9 +497,30 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   std::unique_ptr<Upstream> up;
   route::AttemptOutcome outcome;
   std::string detail;
+  bool overflow = false;  // a circuit breaker refused the attempt
   Flag flag = Flag::kNone;
   const upstream::Endpoint* last_ep = nullptr;
+  upstream::Slot connection_slot, retry_slot;
   for (unsigned attempt_no = 1;; ++attempt_no) {
+    if (cluster) {
+      // A connection (maxConnections), waiting in line if needs be (http1MaxPendingRequests).
+      connection_slot.release();
+      auto wait_until = std::min(route_deadline, Clock::now() + config_.pending_timeout);
+      upstream::Cluster::Wait why{};
+      connection_slot = co_await cluster->connection(limits, wait_until, true, why);
+      if (!connection_slot) {
+        if (Clock::now() >= route_deadline) {
+          outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;
+          flag = Flag::kUpstreamTimeout;
+          detail = "route timeout while waiting for a connection";
+        } else {
+          overflow = true;
+          detail = why == upstream::Cluster::Wait::kOverflow ? "pending requests (http1MaxPendingRequests) overflow"
+                                                             : "no connection (maxConnections) within the pending timeout";
+        }
+        break;
+      }
+    }
     upstream::PickInput pick;
     pick.policy = tp->load_balancer();
     pick.round_robin = w.round_robin++;
@@ -511,7 +545,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       deadline = std::min(deadline, now + std::chrono::milliseconds(retry.per_try_timeout_ms()));
     }
     ++w.active[ep.key()];
-    up = co_await attempt(d, ep, request_bytes_out, head_only, deadline, outcome, detail);
+    up = co_await attempt(d, ep, limits, request_bytes_out, head_only, deadline, outcome, detail);
+    retry_slot.release();
     if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
     outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(),
                      Clock::now());
@@ -524,6 +559,14 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       break;
     }
     if (attempt_no > retry.attempts() || !route::retriable(retry, outcome)) break;
+    if (cluster) {
+      // Retries in flight are bounded too (maxRetries, retryBudget): else this answer stands.
+      retry_slot = cluster->tryRetry(limits);
+      if (!retry_slot) {
+        detail += detail.empty() ? "retry overflow" : "; retry overflow";
+        break;
+      }
+    }
     if (up) up->stream->reset();
     up.reset();
     auto backoff = route::retryBackoff(retry, attempt_no, draw());
@@ -536,6 +579,10 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     co_await sleepFor(backoff);
   }
   served_by = last_ep;
+  if (overflow) {
+    set(503, std::string(kOverflowBody), Flag::kOverflow, {{"x-envoy-overloaded", "true"}}, route_name, detail);
+    co_return co_await send();
+  }
   if (!up) {
     using F = route::AttemptOutcome::Failure;
     if (flag == Flag::kNone) {
@@ -596,7 +643,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   // Reused only when nothing beyond the response came: stray bytes would be
   // read as the next client's response.
   if (clean && head.keep_alive && up->in.empty()) {
-    releaseStream(w, up->endpoint, up->stream);
+    releaseStream(w, up->endpoint, up->stream, up->uses, limits);
   } else {
     up->stream->reset();
   }

@@ -6,6 +6,7 @@
 // HBONE tunnel with the waypoint's identity, and the bytes are copied both ways.
 #include "common/hbone/tunnel.h"
 #include "common/log/log.h"
+#include "waypoint/route/decide.h"
 #include "waypoint/authz/http_authz.h"
 #include "waypoint/proxy/internal.h"
 #include "ztunnel/telemetry/labels.h"
@@ -14,6 +15,69 @@ namespace ambit::waypoint {
 
 namespace rv1 = ambit::route::v1;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Ends a passed-through connection when no byte has moved either way for
+// `idle` (both streams reset). Checks a few times per period; stops when
+// destroyed.
+class IdleWatch {
+ public:
+  IdleWatch(const std::shared_ptr<hbone::Stream>& a, const std::shared_ptr<hbone::Stream>& b,
+            std::chrono::milliseconds idle, const std::atomic<uint64_t>& received, const std::atomic<uint64_t>& sent)
+      : state_(std::make_shared<State>(a->connection().executor())) {
+    state_->a = a;
+    state_->b = b;
+    state_->idle = idle;
+    state_->received = &received;
+    state_->sent = &sent;
+    state_->last_moved = Clock::now();
+    arm(state_);
+  }
+  ~IdleWatch() {
+    state_->stopped = true;
+    state_->timer.cancel();
+  }
+  IdleWatch(const IdleWatch&) = delete;
+  IdleWatch& operator=(const IdleWatch&) = delete;
+  bool fired() const { return state_->fired; }
+
+ private:
+  struct State {
+    explicit State(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::weak_ptr<hbone::Stream> a, b;
+    std::chrono::milliseconds idle{0};
+    const std::atomic<uint64_t>* received = nullptr;  // valid while not stopped
+    const std::atomic<uint64_t>* sent = nullptr;
+    uint64_t last_total = 0;
+    Clock::time_point last_moved;
+    bool stopped = false;
+    bool fired = false;
+  };
+  static void arm(const std::shared_ptr<State>& st) {
+    auto step = std::max<std::chrono::milliseconds>(st->idle / 4, std::chrono::milliseconds(10));
+    st->timer.expires_after(std::min(step, st->idle));
+    st->timer.async_wait([st](boost::system::error_code ec) {
+      if (ec || st->stopped) return;
+      auto total = st->received->load(std::memory_order_relaxed) + st->sent->load(std::memory_order_relaxed);
+      auto now = Clock::now();
+      if (total != st->last_total) {
+        st->last_total = total;
+        st->last_moved = now;
+      } else if (now - st->last_moved >= st->idle) {
+        st->fired = true;
+        if (auto s = st->a.lock()) s->reset();
+        if (auto s = st->b.lock()) s->reset();
+        return;
+      }
+      arm(st);
+    });
+  }
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace
 
 asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string first,
                                          bool answered) {
@@ -76,19 +140,42 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
     }
   }
 
-  // 2. An endpoint of the service (no routes: TCP carries nothing to route on).
+  // 2. Where it goes: a TCP route for this port (VirtualService tcp:), else
+  // the service itself (as Istio: unlike HTTP, no route is not a refusal).
   rv1::Destination dest;
-  dest.set_host(d.service->hostname());
-  auto targets = targetsFor(w, d, dest, d.service->namespace_(), d.port);
+  std::string ns_hint = d.service->namespace_();
+  if (const auto* host = routes->host(d.service->hostname()); host != nullptr) {
+    ns_hint = host->config().namespace_();
+    if (const auto* picked = route::tcpDestination(host->config(), d.port, draw())) dest = *picked;
+  }
+  if (dest.host().empty()) dest.set_host(d.service->hostname());
+  if (!dest.unresolved().empty()) {
+    refuse(503, Flag::kNoRoute, dest.unresolved());
+    co_return;
+  }
+  uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
+  auto targets = targetsFor(w, d, dest, ns_hint, port);
   if (!targets->service || targets->endpoints.empty()) {
     refuse(503, Flag::kNoHealthy, "no healthy endpoint");
     co_return;
   }
   const auto& endpoints = targets->endpoints;
   rv1::TrafficPolicy no_policy;
-  const rv1::TrafficPolicy* tp = policyFor(*routes, dest.host(), "");
+  const rv1::TrafficPolicy* tp = policyFor(*routes, dest.host(), dest.subset());
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
+  // maxConnections holds for TCP too; over it the connection is refused (Envoy's TCP proxy queues none).
+  const auto limits = upstream::poolLimits(*tp);
+  upstream::Slot connection_slot;
+  if (limits.counted()) {
+    auto cluster = breakers_.cluster(clusterKey(dest.host(), dest.subset(), port));
+    upstream::Cluster::Wait why{};
+    connection_slot = co_await cluster->connection(limits, Clock::now(), false, why);
+    if (!connection_slot) {
+      refuse(503, Flag::kOverflow, "max connections (maxConnections) reached");
+      co_return;
+    }
+  }
   upstream::PickInput pick;
   pick.policy = tp->load_balancer();
   pick.round_robin = w.round_robin++;
@@ -107,8 +194,9 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
 
   // 3. Its tunnel: always a new one (a pooled HTTP keep-alive stream is mid-conversation).
   std::string error;
-  bool reused = false;
-  auto up = co_await openStream(w, ep, config_.connect_timeout, error, reused, true);
+  unsigned uses = 0;
+  auto connect_timeout = limits.connect_timeout.count() > 0 ? limits.connect_timeout : config_.connect_timeout;
+  auto up = co_await openStream(w, ep, limits, connect_timeout, error, uses, true);
   outliers_.record(dest.host(), ep.key(), up ? 200 : 0, outlier, endpoints.size(), Clock::now());
   if (!up) {
     refuse(503, Flag::kUpstreamConnect, error);
@@ -118,8 +206,11 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
   tcp_connections_.fetch_add(1, std::memory_order_relaxed);
   tcp_metrics_.opened.get(labelsFor(Flag::kNone))->inc();  // closed, with the bytes, in account()
 
-  // 4. The bytes, both ways (the sniffed ones first).
+  // 4. The bytes, both ways (the sniffed ones first), until both ends close
+  // or nothing moves for the idle timeout.
   ++w.active[ep.key()];
+  auto idle = limits.tcp_idle_timeout.count() > 0 ? limits.tcp_idle_timeout : config_.tcp_idle_timeout;
+  IdleWatch watch(stream, up, idle, received, sent);
   hbone::TunnelOutcome outcome;
   bool first_ok = true;
   if (!first.empty()) first_ok = co_await writeAll(*up, first);
@@ -131,6 +222,10 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
     up->reset();
   }
   if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
+  if (watch.fired()) {
+    account(Flag::kNone, "idle timeout", false);
+    co_return;
+  }
   // Which side ended it: a reset we passed on reads "reset by us"; the side that started it does not.
   Flag flag = Flag::kNone;
   if (!outcome.clean) {

@@ -69,29 +69,38 @@ std::chrono::milliseconds until(Clock::time_point deadline) {
 
 }  // namespace
 
+std::string clusterKey(const std::string& host, const std::string& subset, uint16_t port) {
+  return fmt::format("{}|{}|{}", host, subset, port);
+}
+
 asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
+                                                                     const upstream::PoolLimits& limits,
                                                                      std::chrono::milliseconds timeout,
-                                                                     std::string& error, bool& reused, bool fresh) {
-  reused = false;
+                                                                     std::string& error, unsigned& uses, bool fresh) {
+  uses = 0;
   auto key_text = endpointKey(ep);
   auto& idle = w.idle[key_text];
   auto now = Clock::now();
+  auto idle_timeout = limits.idle_timeout.count() > 0 ? limits.idle_timeout : config_.upstream_idle_timeout;
   while (!fresh && !idle.empty()) {
     auto s = std::move(idle.back().stream);
     auto since = idle.back().since;
+    auto used = idle.back().uses;
     idle.pop_back();
-    if (!s->closed() && !s->connection().closed() && now - since < config_.upstream_idle_timeout) {
-      reused = true;
+    if (!s->closed() && !s->connection().closed() && now - since < idle_timeout) {
+      uses = used;
       co_return s;
     }
     s->reset();
   }
+  auto connect_timeout = limits.connect_timeout.count() > 0 ? limits.connect_timeout : config_.connect_timeout;
   auto expected = ztunnel::identityOf(*ep.workload);
   auto hbone_ip = ztunnel::proxy::fromRawIp(ep.ip);
   hbone::PoolKey key{identity_.toString(), expected.toString(),
                      ztunnel::outbound::hostPort(ep.ip, config_.hbone_port), config_.source_address};
   tcp::endpoint peer(hbone_ip, config_.hbone_port);
-  hbone::ClientPool::Dialer dial = [this, peer, expected]() -> asio::awaitable<Result<hbone::TlsStream>> {
+  hbone::ClientPool::Dialer dial = [this, peer, expected,
+                                   connect_timeout]() -> asio::awaitable<Result<hbone::TlsStream>> {
     auto exec = co_await asio::this_coro::executor;
     tcp::socket sock(exec);
     boost::system::error_code ec;
@@ -103,7 +112,7 @@ asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, 
       if (ec)
         co_return makeError(ErrorCode::kUnavailable, "bind {}: {}", config_.source_address, ec.message());
     }
-    auto dialing = hbone::dialTls(std::move(sock), *client_ctx_, peer, expected, config_.connect_timeout);
+    auto dialing = hbone::dialTls(std::move(sock), *client_ctx_, peer, expected, connect_timeout);
     auto r = co_await std::move(dialing);
     co_return r;
   };
@@ -142,18 +151,20 @@ std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const D
   return t;
 }
 
-void Waypoint::releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream) {
+void Waypoint::releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream,
+                             unsigned uses, const upstream::PoolLimits& limits) {
   auto& idle = w.idle[endpointKey(ep)];
-  if (idle.size() >= config_.max_idle_upstream || stream->closed()) {
+  bool worn = limits.max_requests_per_connection != 0 && uses >= limits.max_requests_per_connection;
+  if (idle.size() >= config_.max_idle_upstream || stream->closed() || worn) {
     stream->closeWrite();
     return;
   }
-  idle.push_back({std::move(stream), Clock::now()});
+  idle.push_back({std::move(stream), Clock::now(), uses});
 }
 
 asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
-    Downstream& d, const upstream::Endpoint& ep, const std::string& request_bytes, bool head_request,
-    Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
+    Downstream& d, const upstream::Endpoint& ep, const upstream::PoolLimits& limits, const std::string& request_bytes,
+    bool head_request, Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
   Worker& w = *workers_[d.worker];
   outcome = {};
   auto method = std::string_view(request_bytes).substr(0, request_bytes.find(' '));
@@ -163,8 +174,9 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
   // back: then once more on a fresh stream.
   for (int round = 0; round < 2; ++round) {
     std::string error;
-    bool reused = false;
-    auto stream = co_await openStream(w, ep, until(deadline), error, reused);
+    unsigned uses = 0;
+    auto stream = co_await openStream(w, ep, limits, until(deadline), error, uses);
+    bool reused = uses > 0;
     if (!stream) {
       outcome.failure = Clock::now() >= deadline ? route::AttemptOutcome::Failure::kPerTryTimeout
                                                  : route::AttemptOutcome::Failure::kConnectFailure;
@@ -175,6 +187,7 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
     auto up = std::make_unique<Upstream>();
     up->stream = stream;
     up->endpoint = ep;
+    up->uses = uses + 1;
     up->reader = std::make_unique<http::H1ResponseReader>(head_request, config_.limits.max_header_bytes);
     bool sent = co_await writeAll(*stream, request_bytes);
     bool got_bytes = false;
@@ -230,6 +243,10 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   static auto logger = log::scope("waypoint.mirror");
   uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
   Worker& w = *workers_[d.worker];
+  if (w.mirrors >= config_.max_mirrors) {
+    log::debug(*logger, "mirror_dropped", "reason", "too many mirrors in flight", "in_flight", w.mirrors);
+    return;
+  }
   auto targets = targetsFor(w, d, dest, d.service->namespace_(), port);
   const auto& eps = targets->endpoints;
   upstream::PickInput in;
@@ -237,6 +254,20 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   in.round_robin = w.round_robin++;
   auto idx = upstream::pickEndpoint(eps, in);
   if (!idx) return;
+  // The mirror's destination has its own circuit breakers: a copy over them is dropped.
+  ambit::route::v1::TrafficPolicy no_policy;
+  const auto* tp = policyFor(*d.routes, dest.host(), dest.subset());
+  auto limits = upstream::poolLimits(tp != nullptr ? *tp : no_policy);
+  upstream::Slot request_slot;
+  std::shared_ptr<upstream::Cluster> cluster;
+  if (limits.counted()) {
+    cluster = breakers_.cluster(clusterKey(dest.host(), dest.subset(), port));
+    request_slot = cluster->tryRequest(limits);
+    if (!request_slot) {
+      log::debug(*logger, "mirror_dropped", "reason", "overflow");
+      return;
+    }
+  }
   // Envoy marks a shadow request's authority with "-shadow".
   for (auto& h : headers) {
     if (h.name != "host") continue;
@@ -252,13 +283,25 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   auto ep = eps[*idx];
   auto copy = std::make_shared<Downstream>(d);
   bool head = method == "HEAD";
+  ++w.mirrors;
   asio::co_spawn(
       service_.workers().context(d.worker),
-      [this, copy, ep, bytes, head]() -> asio::awaitable<void> {
+      [this, copy, ep, bytes, head, limits, cluster, slot = std::move(request_slot)]() mutable -> asio::awaitable<void> {
+        Worker& w = *workers_[copy->worker];
+        struct InFlight {
+          std::size_t& n;
+          ~InFlight() { --n; }
+        } in_flight{w.mirrors};
+        auto deadline = Clock::now() + std::chrono::seconds(10);
+        upstream::Slot connection_slot;
+        if (cluster) {
+          upstream::Cluster::Wait why{};
+          connection_slot = co_await cluster->connection(limits, deadline, false, why);
+          if (!connection_slot) co_return;
+        }
         route::AttemptOutcome outcome;
         std::string detail;
-        auto deadline = Clock::now() + std::chrono::seconds(10);
-        auto up = co_await attempt(*copy, ep, *bytes, head, deadline, outcome, detail);
+        auto up = co_await attempt(*copy, ep, limits, *bytes, head, deadline, outcome, detail);
         if (!up) {
           log::debug(*logger, "mirror_failed", "endpoint", endpointKey(ep), "error", detail);
           co_return;
@@ -270,7 +313,7 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
           if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) break;
         }
         if (up->done && up->reader->head().keep_alive && up->in.empty() && !guard.expired()) {
-          releaseStream(*workers_[copy->worker], ep, up->stream);
+          releaseStream(w, ep, up->stream, up->uses, limits);
         } else {
           up->stream->reset();
         }

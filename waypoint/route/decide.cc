@@ -30,6 +30,19 @@ std::optional<std::size_t> pickWeighted(const std::vector<uint32_t>& weights, do
   return std::nullopt;
 }
 
+const ambit::route::v1::Destination* tcpDestination(const ambit::route::v1::HostConfig& host, uint16_t port,
+                                                     double unit) {
+  for (const auto& r : host.tcp_routes()) {
+    if (r.port() != 0 && r.port() != port) continue;
+    std::vector<uint32_t> weights;
+    weights.reserve(static_cast<std::size_t>(r.destinations_size()));
+    for (const auto& dst : r.destinations()) weights.push_back(dst.weight());
+    auto idx = pickWeighted(weights, unit);
+    return idx ? &r.destinations(static_cast<int>(*idx)) : nullptr;
+  }
+  return nullptr;
+}
+
 bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
   using F = AttemptOutcome::Failure;
   bool no_response = o.status == 0;

@@ -20,6 +20,12 @@ namespace ambit::waypoint::route {
 // weight is 0 (or there are none).
 std::optional<std::size_t> pickWeighted(const std::vector<uint32_t>& weights, double unit);
 
+// A connection's destination by the host's TCP routes (VirtualService tcp:):
+// the first route for `port` (or any port) picks by weight; null when no
+// route is for this port or its weights are all 0.
+const ambit::route::v1::Destination* tcpDestination(const ambit::route::v1::HostConfig& host, uint16_t port,
+                                                     double unit);
+
 // How one upstream attempt ended.
 struct AttemptOutcome {
   enum class Failure { kNone, kConnectFailure, kReset, kRefusedStream, kPerTryTimeout };

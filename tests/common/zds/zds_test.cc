@@ -223,7 +223,10 @@ TEST_F(ZdsEndToEndTest, TwoZtunnelsAreBothTold) {
   EXPECT_TRUE(one.waitFor({"a"}));
   EXPECT_TRUE(two.waitFor({"a"}));
   c1->stop();
-  // The first one left: the server notices and still serves the other.
+  // The first one left: the server notices (an add() to it before then would
+  // report it lost) and still serves the other.
+  for (int i = 0; i < 500 && (*server)->connected() > 1; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ((*server)->connected(), 1u);
   ASSERT_TRUE((*server)->add(pod("b")).ok());
   EXPECT_TRUE(two.waitFor({"a", "b"}));
 }

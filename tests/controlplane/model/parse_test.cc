@@ -214,9 +214,12 @@ metadata: {name: backend, namespace: demo}
 spec:
   host: backend
   trafficPolicy:
-    connectionPool: {tcp: {maxConnections: 10}, http: {http1MaxPendingRequests: 5, maxRetries: 2}}
+    connectionPool:
+      tcp: {maxConnections: 10, idleTimeout: 90s}
+      http: {http1MaxPendingRequests: 5, maxRetries: 2}
     outlierDetection: {consecutive5xxErrors: 3, interval: 10s, baseEjectionTime: 30s}
     loadBalancer: {simple: LEAST_REQUEST}
+    retryBudget: {percent: 25.5}
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
@@ -224,6 +227,10 @@ spec:
                                                           "dr.yaml"));
   EXPECT_EQ(dr.traffic_policy->max_connections, 10);
   EXPECT_EQ(dr.traffic_policy->http1_max_pending_requests, 5);
+  EXPECT_EQ(dr.traffic_policy->tcp_idle_timeout, std::chrono::milliseconds(90000));
+  EXPECT_TRUE(dr.traffic_policy->has_retry_budget);
+  EXPECT_EQ(dr.traffic_policy->retry_budget_percent, 25.5);
+  EXPECT_EQ(dr.traffic_policy->min_retry_concurrency, std::nullopt);
   EXPECT_EQ(dr.traffic_policy->consecutive_5xx_errors, 3);
   EXPECT_EQ(dr.traffic_policy->base_ejection_time, std::chrono::milliseconds(30000));
   EXPECT_EQ(dr.traffic_policy->lb_simple, "LEAST_REQUEST");

@@ -366,21 +366,33 @@ kind: DestinationRule
 metadata: {name: all-of-shop, namespace: shop}
 spec:
   host: "*.shop.svc.cluster.local"
-  trafficPolicy: {loadBalancer: {simple: RANDOM}, connectionPool: {tcp: {maxConnections: 10}}}
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    connectionPool: {tcp: {maxConnections: 10}}
+    retryBudget: {minRetryConcurrency: 5}
   subsets:
   - name: v2
     labels: {version: v2}
     trafficPolicy: {connectionPool: {http: {http2MaxRequests: 50}}}
+  - name: v3
+    labels: {version: v3}
+    trafficPolicy: {retryBudget: {percent: 50}}
 )");
   // The host's own namespace first, even against an exact host in the root namespace.
   const auto& cfg = r.routes.at(kReviews);
   EXPECT_EQ(cfg.policy().load_balancer(), rt::TrafficPolicy::RANDOM);
   EXPECT_TRUE(r.warned("DestinationRule/istio-system/exact-in-root is ignored for host reviews.shop.svc.cluster.local"));
   // A subset's connectionPool replaces the host's whole connectionPool; other sections are inherited.
-  ASSERT_EQ(cfg.subsets_size(), 1);
+  ASSERT_EQ(cfg.subsets_size(), 2);
   EXPECT_EQ(cfg.subsets(0).policy().max_requests(), 50u);
   EXPECT_EQ(cfg.subsets(0).policy().max_connections(), 0u);
   EXPECT_EQ(cfg.subsets(0).policy().load_balancer(), rt::TrafficPolicy::RANDOM);
+  // A retry budget takes Istio's defaults for what it leaves out (20 %, 3); a subset's replaces the host's.
+  EXPECT_DOUBLE_EQ(cfg.policy().retry_budget().percent(), 20.0);
+  EXPECT_EQ(cfg.policy().retry_budget().min_retry_concurrency(), 5u);
+  EXPECT_DOUBLE_EQ(cfg.subsets(1).policy().retry_budget().percent(), 50.0);
+  EXPECT_EQ(cfg.subsets(1).policy().retry_budget().min_retry_concurrency(), 3u);
+  EXPECT_EQ(cfg.subsets(0).policy().retry_budget().min_retry_concurrency(), 5u);  // inherited
 }
 
 TEST(RoutesTest, CrossNamespaceBackendNeedsReferenceGrant) {
