@@ -96,6 +96,24 @@ config::Schema<WaypointConfig> waypointSchema() {
           [](C& c) -> auto& { return c.proxy.normalize.merge_slashes; })
       .field<bool>(
           "access_log", "an access-log line per request", [](C& c) -> auto& { return c.proxy.access_log; })
+      .field<std::string>(
+          "tracing.zipkin_address",
+          "host:port of a Zipkin-compatible collector (POST /api/v2/spans); '' = no spans",
+          [](C& c) -> auto& { return c.proxy.tracing.zipkin_address; },
+          [](const std::string& v) -> std::optional<std::string> {
+            if (v.empty()) return std::nullopt;
+            auto colon = v.rfind(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == v.size() ||
+                v.find_first_not_of("0123456789", colon + 1) != std::string::npos)
+              return "must be host:port (e.g. zipkin.istio-system:9411)";
+            return std::nullopt;
+          })
+      .field<double>(
+          "tracing.sampling", "percent of requests traced when the caller did not decide (0-100)",
+          [](C& c) -> auto& { return c.proxy.tracing.sampling; }, config::inRange<double>(0, 100))
+      .field<ms>(
+          "tracing.flush_interval", "spans are sent to the collector in batches this often",
+          [](C& c) -> auto& { return c.proxy.tracing.flush_interval; }, config::positiveDuration())
       .field<ms>(
           "hbone.idle_timeout", "pooled HBONE connections without streams close after this",
           [](C& c) -> auto& { return c.proxy.pool.idle_timeout; }, config::positiveDuration())

@@ -15,6 +15,13 @@
 
 namespace ambit::waypoint {
 
+// Spans to a Zipkin-compatible collector (Istio's zipkin extension provider).
+struct TracingConfig {
+  std::string zipkin_address;  // host:port; "" = no spans (trace headers still pass through)
+  double sampling = 1.0;       // percent of requests without a caller's decision (Istio's default: 1)
+  std::chrono::milliseconds flush_interval{std::chrono::seconds(1)};
+};
+
 struct ProxyConfig {
   std::string name;             // the Gateway this waypoint is ("waypoint")
   std::string ns;               // its namespace
@@ -43,6 +50,7 @@ struct ProxyConfig {
   hbone::H2Limits server_limits;
   hbone::PoolOptions pool;
   bool access_log = true;
+  TracingConfig tracing;
 };
 
 struct WaypointConfig {

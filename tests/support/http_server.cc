@@ -154,6 +154,9 @@ HttpTestServer::HttpTestServer(const std::string& ip, uint16_t port, std::string
     ::close(fd_);
     throw std::runtime_error("bind " + ip + ":" + std::to_string(port) + " failed");
   }
+  socklen_t len = sizeof(a);
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
   thread_ = std::thread([this] { run(); });
 }
 

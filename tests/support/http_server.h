@@ -40,12 +40,14 @@ class HttpTestServer {
   ~HttpTestServer();
   void setHandler(Handler h);
   std::vector<HttpMessage> requests();  // what it was sent, in order
+  uint16_t port() const { return port_; }  // the bound port (the one asked, or the kernel's for 0)
   int count(const std::string& path_prefix);
 
  private:
   void run();
   void serve(int fd);
   int fd_ = -1;
+  uint16_t port_ = 0;
   std::string name_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

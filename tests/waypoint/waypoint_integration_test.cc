@@ -184,10 +184,12 @@ class WaypointIntegrationTest : public ::testing::Test {
         v1_ = std::make_unique<HttpTestServer>(ip(2, 11), 8080, "v1");
         v2_ = std::make_unique<HttpTestServer>(ip(2, 12), 8080, "v2");
         echo_ = std::make_unique<EchoServer>(ip(2, 11), 9090);
+        zipkin_ = std::make_unique<HttpTestServer>(ip(3, 60), 9411, "zipkin");
       } catch (const std::exception&) {
         v1_.reset();
         v2_.reset();
         echo_.reset();
+        zipkin_.reset();
       }
     }
     ASSERT_TRUE(v1_ && v2_) << "no free 127.x address block after 10 draws";
@@ -207,7 +209,10 @@ class WaypointIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(ambitd_);
     a_ = startZtunnel(dir_, tls_port_, "node-a", "a.token");
     b_ = startZtunnel(dir_, tls_port_, "node-b", "b.token");
-    w_ = startWaypoint(dir_, tls_port_, ip(3, 50), "w.token");
+    // Spans go to the fake collector: only for requests whose caller sampled them (0 % otherwise).
+    w_ = startWaypoint(dir_, tls_port_, ip(3, 50), "w.token",
+                       {"--tracing.zipkin_address", ip(3, 60) + ":9411", "--tracing.sampling", "0",
+                        "--tracing.flush_interval", "100ms"});
     ASSERT_TRUE(a_.proc && b_.proc && w_.proc);
     ASSERT_TRUE(
         a_.proc->waitForLine("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/client", 20s))
@@ -236,6 +241,7 @@ class WaypointIntegrationTest : public ::testing::Test {
     v1_.reset();
     v2_.reset();
     echo_.reset();
+    zipkin_.reset();
     fs::remove_all(dir_);
   }
 
@@ -282,6 +288,7 @@ class WaypointIntegrationTest : public ::testing::Test {
   std::string dir_, tls_port_;
   std::unique_ptr<HttpTestServer> v1_, v2_;
   std::unique_ptr<EchoServer> echo_;
+  std::unique_ptr<HttpTestServer> zipkin_;
   std::unique_ptr<ChildProcess> ambitd_;
   ZtunnelProcess a_, b_;
   WaypointProcess w_;
@@ -659,6 +666,68 @@ TEST_F(WaypointIntegrationTest, TcpRoutesAndTheTcpIdleTimeout) {
   EXPECT_GE(idle, 300ms);
   EXPECT_LT(idle, 5s) << "closed by the idle timeout, not the socket's 10s timeout";
   EXPECT_TRUE(w_.proc->waitForOutput("detail=\"idle timeout\"", 5s)) << output();
+}
+
+// Tracing: a caller's W3C context is continued (same trace, the waypoint's
+// span as the backend's parent, in W3C and B3 form) and the waypoint's span
+// reaches the Zipkin collector; a request nobody sampled (0 %) still carries
+// a context onward but makes no span.
+TEST_F(WaypointIntegrationTest, TracesAreContinuedAndSpansExported) {
+  const std::string caller_trace = "0af7651916cd43dd8448eb211c80319c", caller_span = "b7ad6b7169203331";
+  auto fd = connectReviews();
+  auto r0 = get(fd.get(), "/split", {{"x-canary", "yes"}});
+  ASSERT_EQ(r0.status, 200) << output();
+  auto unsampled = v2_->requests().back();
+  auto tp0 = unsampled.header("traceparent");
+  ASSERT_EQ(tp0.size(), 55u) << tp0;
+  EXPECT_EQ(tp0.substr(53), "00") << "not sampled";
+  EXPECT_EQ(unsampled.header("x-b3-sampled"), "0");
+  const std::string unsampled_trace = tp0.substr(3, 32);
+
+  auto r = get(fd.get(), "/split",
+               {{"x-canary", "yes"}, {"traceparent", "00-" + caller_trace + "-" + caller_span + "-01"}});
+  ASSERT_EQ(r.status, 200) << output();
+  auto seen = v2_->requests().back();
+  auto tp = seen.header("traceparent");
+  ASSERT_EQ(tp.size(), 55u) << tp;
+  EXPECT_EQ(tp.substr(0, 36), "00-" + caller_trace + "-");
+  EXPECT_EQ(tp.substr(53), "01");
+  const std::string waypoint_span = tp.substr(36, 16);
+  EXPECT_NE(waypoint_span, caller_span);
+  EXPECT_EQ(seen.header("x-b3-traceid"), caller_trace);
+  EXPECT_EQ(seen.header("x-b3-spanid"), waypoint_span);
+  EXPECT_EQ(seen.header("x-b3-parentspanid"), caller_span);
+  EXPECT_EQ(seen.header("x-b3-sampled"), "1");
+
+  // The span is sent within a flush interval or two (bounded wait).
+  nlohmann::json span;
+  std::vector<std::string> trace_ids;
+  for (int i = 0; i < 500 && span.is_null(); ++i) {
+    trace_ids.clear();
+    for (const auto& post : zipkin_->requests()) {
+      EXPECT_EQ(post.method, "POST");
+      EXPECT_EQ(post.target, "/api/v2/spans");
+      auto batch = nlohmann::json::parse(post.body, nullptr, false);
+      ASSERT_TRUE(batch.is_array()) << post.body;
+      for (const auto& s : batch) {
+        trace_ids.push_back(s.value("traceId", ""));
+        if (s.value("traceId", "") == caller_trace) span = s;
+      }
+    }
+    if (span.is_null()) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(span.is_null()) << output();
+  EXPECT_EQ(span["id"], waypoint_span);
+  EXPECT_EQ(span["parentId"], caller_span);
+  EXPECT_EQ(span["name"], "reviews.demo.svc.cluster.local:9080/*");
+  EXPECT_EQ(span["kind"], "SERVER");
+  EXPECT_EQ(span["localEndpoint"]["serviceName"], "waypoint.demo");
+  EXPECT_EQ(span["tags"]["http.status_code"], "200");
+  EXPECT_EQ(span["tags"]["http.method"], "GET");
+  EXPECT_EQ(span["tags"]["upstream_workload"], "demo/reviews-v2");
+  EXPECT_GT(span["duration"].get<uint64_t>(), 0u);
+  // The unsampled request came first: had it made a span, it would be here by now.
+  EXPECT_EQ(std::count(trace_ids.begin(), trace_ids.end(), unsampled_trace), 0);
 }
 
 }  // namespace

@@ -79,7 +79,14 @@ Waypoint::Waypoint(ProxyConfig config, app::Service& service, ztunnel::StateStor
       identities_(identities),
       identity_{config_.trust_domain, config_.ns, config_.service_account},
       metrics_(service.metrics()),
-      tcp_metrics_(service.metrics()) {}
+      tcp_metrics_(service.metrics()) {
+  if (!config_.tracing.zipkin_address.empty()) {
+    trace::ZipkinOptions o;
+    o.address = config_.tracing.zipkin_address;
+    o.flush_interval = config_.tracing.flush_interval;
+    tracer_ = std::make_unique<trace::ZipkinExporter>(std::move(o));
+  }
+}
 
 Waypoint::~Waypoint() = default;
 
@@ -143,7 +150,8 @@ nlohmann::json Waypoint::dump() const {
                         {"tcp_connections", tcp_connections_.load()},
                         {"routes", routes->dump()},
                         {"outliers", outliers_.dump(std::chrono::steady_clock::now())},
-                        {"circuit_breakers", breakers_.dump()}};
+                        {"circuit_breakers", breakers_.dump()},
+                        {"tracing", tracer_ ? tracer_->dump() : nlohmann::json(nullptr)}};
   return out;
 }
 

@@ -40,6 +40,7 @@
 #include "waypoint/http/h1_response.h"
 #include "waypoint/route/decide.h"
 #include "waypoint/state/route_store.h"
+#include "waypoint/trace/zipkin.h"
 #include "waypoint/upstream/endpoints.h"
 #include "waypoint/upstream/limits.h"
 #include "waypoint/upstream/outlier.h"
@@ -108,6 +109,23 @@ class Waypoint {
   // One downstream request's facts, shared by its handling steps.
   struct Downstream;
   struct Upstream;
+  // A traced request: its ids and when it started.
+  struct RequestTrace {
+    bool sampled = false;
+    std::string trace_id, span_id, parent_id;
+    uint64_t start_us = 0;
+  };
+  // What a finished request's span says.
+  struct SpanFacts {
+    const http::Request* request = nullptr;
+    const std::string* authority = nullptr;
+    int status = 0;
+    Flag flag = Flag::kNone;
+    const std::string* route = nullptr;
+    const upstream::Endpoint* upstream = nullptr;
+    uint64_t request_bytes = 0, response_bytes = 0;
+    const std::string* request_id = nullptr;
+  };
 
  private:
   struct IdleStream {
@@ -195,6 +213,9 @@ class Waypoint {
                      unsigned uses, const upstream::PoolLimits& limits);
   void mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
               std::string target, std::vector<route::Header> headers, std::string body);
+  // tracing.cc: a request's trace (nullopt without a collector), and its span when it ends.
+  std::optional<RequestTrace> startTrace(const http::Request& req);
+  void endTrace(const RequestTrace& t, const Downstream& d, const SpanFacts& f);
   void countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
                     std::chrono::steady_clock::time_point started, uint64_t request_bytes,
                     uint64_t response_bytes);
@@ -213,6 +234,7 @@ class Waypoint {
   std::vector<std::unique_ptr<Worker>> workers_;  // one per worker thread, used there only
   upstream::OutlierTracker outliers_;
   upstream::CircuitBreakers breakers_;
+  std::unique_ptr<trace::ZipkinExporter> tracer_;  // null: no collector configured
   std::function<bool()> configured_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> downstream_streams_{0};

@@ -10,6 +10,7 @@
 #include "common/log/log.h"
 #include "waypoint/authz/http_authz.h"
 #include "waypoint/http/normalize.h"
+#include "waypoint/trace/context.h"
 #include "waypoint/proxy/internal.h"
 
 namespace ambit::waypoint {
@@ -305,9 +306,15 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
 
   const upstream::Endpoint* served_by = nullptr;
   std::string request_id = req.header("x-request-id");
+  const auto trace = startTrace(req);  // nullopt without a collector
   auto finish = [&](int status, Flag flag, uint64_t response_bytes, const std::string& route_name,
                     const std::string& detail) {
     countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes);
+    if (trace) {
+      endTrace(*trace, d,
+               SpanFacts{&req, &authority, status, flag, &route_name, served_by, request_bytes, response_bytes,
+                         &request_id});
+    }
     if (!config_.access_log) return;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
     log::info(*logger, "access", "src", d.source_ip, "principal", d.peer_text, "method",
@@ -473,6 +480,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   }
   if (!hasHeader(headers, "host")) headers.push_back({"host", authority.empty() ? d.vip : authority});
   if (!hasHeader(headers, "x-forwarded-proto")) headers.push_back({"x-forwarded-proto", "http"});
+  if (trace) trace::inject(headers, trace->trace_id, trace->span_id, trace->parent_id, trace->sampled);
   std::string upstream_target = target->has_query ? path + "?" + target->query : path;
   if (std::any_of(upstream_target.begin(), upstream_target.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
