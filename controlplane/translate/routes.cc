@@ -156,7 +156,10 @@ void toPolicy(const TrafficPolicy& tp, rt::TrafficPolicy* out) {
   auto d = [](const std::optional<std::chrono::milliseconds>& v) { return v ? ms(*v) : 0u; };
   out->set_max_connections(u(tp.max_connections));
   out->set_connect_timeout_ms(d(tp.connect_timeout));
-  out->set_tcp_idle_timeout_ms(d(tp.tcp_idle_timeout));
+  // Istio: 0s turns the TCP idle timeout off.
+  if (tp.tcp_idle_timeout) {
+    out->set_tcp_idle_timeout_ms(tp.tcp_idle_timeout->count() == 0 ? UINT32_MAX : d(tp.tcp_idle_timeout));
+  }
   out->set_max_pending_requests(u(tp.http1_max_pending_requests));
   out->set_max_requests(u(tp.http2_max_requests));
   out->set_max_requests_per_connection(u(tp.max_requests_per_connection));

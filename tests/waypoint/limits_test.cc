@@ -38,6 +38,8 @@ TEST(PoolLimitsTest, FromTheTrafficPolicy) {
   EXPECT_EQ(l.idle_timeout, 600ms);
   EXPECT_EQ(l.connect_timeout, 700ms);
   EXPECT_EQ(l.tcp_idle_timeout, 800ms);
+  p.set_tcp_idle_timeout_ms(UINT32_MAX);
+  EXPECT_EQ(poolLimits(p).tcp_idle_timeout, std::chrono::milliseconds::max()) << "Istio's 0s: never";
   EXPECT_FALSE(l.retry_budget);
 
   ambit::route::v1::TrafficPolicy only_per_connection;
@@ -232,6 +234,42 @@ TEST(ClusterTest, TheLineGetsReleasedConnections) {
   EXPECT_EQ(c->counts().connections, 1u);
   busy.release();
   EXPECT_EQ(c->counts().connections, 0u);
+}
+
+// A request waiting in line whose worker is torn down (its coroutine frame
+// destroyed, never resumed) leaves the line: nothing is counted for it.
+TEST(ClusterTest, AWaiterWhoseWorkerGoesLeavesTheLine) {
+  auto c = std::make_shared<Cluster>();
+  PoolLimits l;
+  l.max_connections = 1;
+  Slot held;
+  {
+    asio::io_context ctx;
+    Cluster::Wait why{};
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> { held = co_await c->connection(l, Cluster::Clock::now() + 5s, true, why); },
+        asio::detached);
+    ctx.run();
+  }
+  ASSERT_TRUE(held);
+  auto ctx = std::make_unique<asio::io_context>();
+  Cluster::Wait why{};
+  bool resumed = false;
+  asio::co_spawn(
+      *ctx,
+      [&]() -> asio::awaitable<void> {
+        auto s = co_await c->connection(l, Cluster::Clock::now() + 5s, true, why);
+        resumed = true;
+      },
+      asio::detached);
+  ctx->poll();  // until it waits in line
+  EXPECT_EQ(c->counts().pending, 1u);
+  ctx.reset();  // the worker goes, and its frames with it
+  EXPECT_FALSE(resumed);
+  EXPECT_EQ(c->counts().pending, 0u);
+  held.release();
+  EXPECT_EQ(c->counts().connections, 0u) << "no waiter was handed the connection";
 }
 
 TEST(CircuitBreakersTest, OneClusterPerKey) {

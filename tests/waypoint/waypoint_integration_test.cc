@@ -144,11 +144,21 @@ spec:
   - match: [{port: 9095}]
     route: [{destination: {host: echo, port: {number: 9090}}}]
 ---
+# The same echo with a short TCP idle timeout (no policy names it: allowed).
+apiVersion: v1
+kind: Service
+metadata: {name: echo-idle, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  clusterIP: )" + ip(0, 22) + R"(
+  selector: {app: reviews, version: v1}
+  ports:
+  - {name: tcp-echo, port: 9090, targetPort: 9090}
+---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
-metadata: {name: echo, namespace: demo}
+metadata: {name: echo-idle, namespace: demo}
 spec:
-  host: echo
+  host: echo-idle
   trafficPolicy: {connectionPool: {tcp: {idleTimeout: 400ms}}}
 ---
 apiVersion: security.istio.io/v1
@@ -647,12 +657,12 @@ TEST_F(WaypointIntegrationTest, CircuitBreakingQueuesThenOverflows) {
 
 // A VirtualService tcp: route sends port 9095 (whose target port nothing
 // listens on) to the echo's port; a connection idle for the
-// DestinationRule's tcp.idleTimeout (400ms) is closed.
+// DestinationRule's tcp.idleTimeout (400ms, on echo-idle) is closed.
 TEST_F(WaypointIntegrationTest, TcpRoutesAndTheTcpIdleTimeout) {
   const std::string payload = "routed\n";
   EXPECT_EQ(echoThrough(9095, payload), payload) << output();
 
-  auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 21), 9090);
+  auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 22), 9090);  // echo-idle
   ASSERT_EQ(c.reply, 0);
   timeval tv{10, 0};
   ::setsockopt(c.fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -446,16 +446,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   // Circuit breaking (connectionPool, retryBudget): counted only when the destination has limits.
   const auto limits = upstream::poolLimits(*tp);
   std::shared_ptr<upstream::Cluster> cluster;
-  upstream::Slot request_slot;
-  if (limits.counted()) {
-    cluster = breakers_.cluster(clusterKey(dest->host(), dest->subset(), port));
-    request_slot = cluster->tryRequest(limits);
-    if (!request_slot) {
-      set(503, std::string(kOverflowBody), Flag::kOverflow, {{"x-envoy-overloaded", "true"}}, route_name,
-          "max requests (http2MaxRequests) reached");
-      co_return co_await send();
-    }
-  }
+  if (limits.counted()) cluster = breakers_.cluster(clusterKey(dest->host(), dest->subset(), port));
 
   // Read before the headers move into the upstream request.
   auto hash = hashOf(*tp, req, d.source_ip, target->query);
@@ -508,11 +499,20 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   bool overflow = false;  // a circuit breaker refused the attempt
   Flag flag = Flag::kNone;
   const upstream::Endpoint* last_ep = nullptr;
-  upstream::Slot connection_slot, retry_slot;
+  upstream::Slot connection_slot, request_slot, retry_slot;
   for (unsigned attempt_no = 1;; ++attempt_no) {
     if (cluster) {
-      // A connection (maxConnections), waiting in line if needs be (http1MaxPendingRequests).
+      // As Envoy: room among the requests in flight (http2MaxRequests) is
+      // checked on arrival, then a connection (maxConnections), waiting in
+      // line if needs be (http1MaxPendingRequests); the request counts once
+      // it has its connection. Each attempt, retries too.
       connection_slot.release();
+      request_slot.release();
+      if (!cluster->requestRoom(limits)) {
+        overflow = true;
+        detail = "max requests (http2MaxRequests) reached";
+        break;
+      }
       auto wait_until = std::min(route_deadline, Clock::now() + config_.pending_timeout);
       upstream::Cluster::Wait why{};
       connection_slot = co_await cluster->connection(limits, wait_until, true, why);
@@ -526,6 +526,12 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
           detail = why == upstream::Cluster::Wait::kOverflow ? "pending requests (http1MaxPendingRequests) overflow"
                                                              : "no connection (maxConnections) within the pending timeout";
         }
+        break;
+      }
+      request_slot = cluster->tryRequest(limits);
+      if (!request_slot) {  // others took the room while this one waited
+        overflow = true;
+        detail = "max requests (http2MaxRequests) reached";
         break;
       }
     }
@@ -577,6 +583,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     }
     if (up) up->stream->reset();
     up.reset();
+    connection_slot.release();  // nothing in flight during the backoff
+    request_slot.release();
     auto backoff = route::retryBackoff(retry, attempt_no, draw());
     if (Clock::now() + backoff >= route_deadline) {
       outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;

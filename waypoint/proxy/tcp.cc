@@ -210,7 +210,8 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
   // or nothing moves for the idle timeout.
   ++w.active[ep.key()];
   auto idle = limits.tcp_idle_timeout.count() > 0 ? limits.tcp_idle_timeout : config_.tcp_idle_timeout;
-  IdleWatch watch(stream, up, idle, received, sent);
+  std::optional<IdleWatch> watch;
+  if (idle != std::chrono::milliseconds::max()) watch.emplace(stream, up, idle, received, sent);
   hbone::TunnelOutcome outcome;
   bool first_ok = true;
   if (!first.empty()) first_ok = co_await writeAll(*up, first);
@@ -222,7 +223,7 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
     up->reset();
   }
   if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
-  if (watch.fired()) {
+  if (watch && watch->fired()) {
     account(Flag::kNone, "idle timeout", false);
     co_return;
   }

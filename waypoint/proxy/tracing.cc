@@ -12,9 +12,16 @@ namespace ambit::waypoint {
 namespace {
 
 uint64_t random64() {
-  static thread_local std::mt19937_64 rng(std::random_device{}());
+  static thread_local std::mt19937_64 rng = [] {
+    std::random_device rd;  // several draws: ids from one 32-bit seed would repeat across workers and restarts
+    std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seed);
+  }();
   return rng();
 }
+
+// Envoy's max_path_tag_length: a span stays small whatever the request's target.
+constexpr std::size_t kMaxUrlTag = 256;
 
 uint64_t nowMicros() {
   return static_cast<uint64_t>(
@@ -50,8 +57,8 @@ void Waypoint::endTrace(const RequestTrace& t, const Downstream& d, const SpanFa
   s.service = config_.name + "." + config_.ns;
   const auto& req = *f.request;
   s.tags = {{"component", "proxy"},
-            {"http.method", req.method},
-            {"http.url", "http://" + *f.authority + req.target},
+            {"http.method", req.method.substr(0, 32)},
+            {"http.url", ("http://" + *f.authority + req.target).substr(0, kMaxUrlTag)},
             {"http.protocol", req.version == 20 ? "HTTP/2" : req.version == 10 ? "HTTP/1.0" : "HTTP/1.1"},
             {"http.status_code", std::to_string(f.status)},
             {"response_flags", flagName(f.flag)},

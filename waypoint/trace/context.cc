@@ -103,16 +103,6 @@ std::optional<TraceContext> fromB3Multi(const std::vector<route::Header>& header
   return c;
 }
 
-void setHeader(std::vector<route::Header>& headers, std::string_view name, std::string value) {
-  for (auto& h : headers) {
-    if (h.name == name) {
-      h.value = std::move(value);
-      return;
-    }
-  }
-  headers.push_back({std::string(name), std::move(value)});
-}
-
 }  // namespace
 
 TraceContext extract(const std::vector<route::Header>& headers) {
@@ -133,16 +123,15 @@ bool sample(const TraceContext& in, double percent, double unit) {
 
 void inject(std::vector<route::Header>& headers, const std::string& trace_id, const std::string& span_id,
             const std::string& parent_span_id, bool sampled) {
-  setHeader(headers, "traceparent", fmt::format("00-{}-{}-{}", trace_id, span_id, sampled ? "01" : "00"));
-  setHeader(headers, "x-b3-traceid", trace_id);
-  setHeader(headers, "x-b3-spanid", span_id);
-  setHeader(headers, "x-b3-sampled", sampled ? "1" : "0");
-  if (parent_span_id.empty()) {
-    std::erase_if(headers, [](const route::Header& h) { return h.name == "x-b3-parentspanid"; });
-  } else {
-    setHeader(headers, "x-b3-parentspanid", parent_span_id);
-  }
-  std::erase_if(headers, [](const route::Header& h) { return h.name == "b3" || h.name == "x-b3-flags"; });
+  // Every copy the caller sent goes (a second one would reach the backend unchanged).
+  std::erase_if(headers, [](const route::Header& h) {
+    return h.name == "traceparent" || h.name == "b3" || h.name.starts_with("x-b3-");
+  });
+  headers.push_back({"traceparent", fmt::format("00-{}-{}-{}", trace_id, span_id, sampled ? "01" : "00")});
+  headers.push_back({"x-b3-traceid", trace_id});
+  headers.push_back({"x-b3-spanid", span_id});
+  if (!parent_span_id.empty()) headers.push_back({"x-b3-parentspanid", parent_span_id});
+  headers.push_back({"x-b3-sampled", sampled ? "1" : "0"});
 }
 
 std::string randomHex(std::size_t bytes, uint64_t (*next)()) {

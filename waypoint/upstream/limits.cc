@@ -26,7 +26,8 @@ PoolLimits poolLimits(const ambit::route::v1::TrafficPolicy& p) {
   l.max_requests_per_connection = p.max_requests_per_connection();
   l.idle_timeout = std::chrono::milliseconds(p.idle_timeout_ms());
   l.connect_timeout = std::chrono::milliseconds(p.connect_timeout_ms());
-  l.tcp_idle_timeout = std::chrono::milliseconds(p.tcp_idle_timeout_ms());
+  l.tcp_idle_timeout = p.tcp_idle_timeout_ms() == UINT32_MAX ? std::chrono::milliseconds::max()
+                                                              : std::chrono::milliseconds(p.tcp_idle_timeout_ms());
   return l;
 }
 
@@ -66,6 +67,13 @@ void Slot::release() {
   cluster_.reset();
 }
 
+bool Cluster::requestRoom(const PoolLimits& l) {
+  std::lock_guard lock(mu_);
+  if (requestAdmitted(l, counts_)) return true;
+  ++overflow_requests_;
+  return false;
+}
+
 Slot Cluster::tryRequest(const PoolLimits& l) {
   std::lock_guard lock(mu_);
   if (!requestAdmitted(l, counts_)) {
@@ -89,6 +97,7 @@ Slot Cluster::tryRetry(const PoolLimits& l) {
 asio::awaitable<Slot> Cluster::connection(const PoolLimits& l, Clock::time_point deadline, bool may_queue,
                                           Wait& why) {
   auto waiter = std::make_shared<Waiter>();
+  waiter->executor = co_await asio::this_coro::executor;  // (never suspends; taken before the lock all the same)
   {
     std::lock_guard lock(mu_);
     switch (connectionGrant(l, counts_, may_queue)) {
@@ -107,22 +116,55 @@ asio::awaitable<Slot> Cluster::connection(const PoolLimits& l, Clock::time_point
       case ConnectionGrant::kQueue:
         break;
     }
-    waiter->executor = co_await asio::this_coro::executor;
     waiter->timer = std::make_shared<asio::steady_timer>(waiter->executor, deadline);
     ++counts_.pending;
     waiters_.push_back(waiter);
   }
+  // Should this frame be destroyed while it waits (its worker torn down), the
+  // guard takes it out of line, or passes on a connection it was granted.
+  struct InLine {
+    Cluster& cluster;
+    std::shared_ptr<Waiter> waiter;
+    bool resumed = false;
+    ~InLine() {
+      if (resumed) return;
+      std::lock_guard lock(cluster.mu_);
+      cluster.leaveLineLocked(waiter);
+    }
+  } in_line{*this, waiter};
   // Woken by release() (which cancels the timer on this executor) or the deadline.
   co_await waiter->timer->async_wait(asio::as_tuple(asio::use_awaitable));
+  in_line.resumed = true;
   std::lock_guard lock(mu_);
   if (waiter->granted) {  // release() moved its connection to us and took us out of line
     why = Wait::kGranted;
     co_return Slot(shared_from_this(), Slot::Kind::kConnection);
   }
-  std::erase(waiters_, waiter);
-  --counts_.pending;
+  leaveLineLocked(waiter);
   why = Wait::kTimeout;
   co_return Slot();
+}
+
+void Cluster::leaveLineLocked(const std::shared_ptr<Waiter>& waiter) {
+  if (waiter->granted) {
+    handOnLocked();  // granted but never taken: the connection goes on
+    return;
+  }
+  std::erase(waiters_, waiter);
+  --counts_.pending;
+}
+
+void Cluster::handOnLocked() {
+  if (waiters_.empty()) {
+    --counts_.connections;
+    return;
+  }
+  // The connection passes to the first in line (the count stays).
+  auto next = std::move(waiters_.front());
+  waiters_.pop_front();
+  next->granted = true;
+  --counts_.pending;
+  asio::post(next->executor, [timer = next->timer] { timer->cancel(); });
 }
 
 void Cluster::release(Slot::Kind kind) {
@@ -135,18 +177,9 @@ void Cluster::release(Slot::Kind kind) {
       --counts_.retries;
       return;
     case Slot::Kind::kConnection:
-      break;
+      handOnLocked();
+      return;
   }
-  if (waiters_.empty()) {
-    --counts_.connections;
-    return;
-  }
-  // The connection passes to the first in line (the count stays).
-  auto next = std::move(waiters_.front());
-  waiters_.pop_front();
-  next->granted = true;
-  --counts_.pending;
-  asio::post(next->executor, [timer = next->timer] { timer->cancel(); });
 }
 
 PoolCounts Cluster::counts() const {

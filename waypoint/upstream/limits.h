@@ -1,7 +1,8 @@
 // Circuit breaking: DestinationRule trafficPolicy.connectionPool and
 // retryBudget with Envoy's semantics, per destination cluster (host, subset,
 // port) and shared by every worker.
-//   http2MaxRequests         requests in flight to the cluster (over: 503 UO)
+//   http2MaxRequests         requests in flight to the cluster, each with its
+//                            connection (over, on arrival: 503 UO)
 //   tcp.maxConnections       upstream connections in use (an HBONE stream each;
 //                            idle keep-alive ones are not counted)
 //   http1MaxPendingRequests  requests waiting for a connection (over: 503 UO)
@@ -45,7 +46,7 @@ struct PoolLimits {
   uint32_t max_requests_per_connection = 0;
   std::chrono::milliseconds idle_timeout{0};     // 0 = the proxy's default
   std::chrono::milliseconds connect_timeout{0};  // 0 = the proxy's default
-  std::chrono::milliseconds tcp_idle_timeout{0};  // 0 = the proxy's default (1 h, as Istio's)
+  std::chrono::milliseconds tcp_idle_timeout{0};  // 0 = the proxy's default (1 h, as Istio's); max() = never
   // Whether a request must be counted at all (else no shared state is touched).
   bool counted() const {
     return max_requests != 0 || max_pending != 0 || max_connections != 0 || max_retries != 0 || retry_budget;
@@ -55,7 +56,7 @@ struct PoolLimits {
 PoolLimits poolLimits(const ambit::route::v1::TrafficPolicy& p);
 
 struct PoolCounts {
-  uint32_t requests = 0;     // in flight, from admission to the response's end
+  uint32_t requests = 0;     // in flight: from getting a connection to the response's end
   uint32_t pending = 0;      // waiting for a connection
   uint32_t connections = 0;  // in use
   uint32_t retries = 0;      // in flight
@@ -96,6 +97,8 @@ class Cluster : public std::enable_shared_from_this<Cluster> {
   using Clock = std::chrono::steady_clock;
   enum class Wait { kGranted, kOverflow, kTimeout };
 
+  // Whether a request may go on (http2MaxRequests); counts an overflow when not.
+  bool requestRoom(const PoolLimits& l);
   Slot tryRequest(const PoolLimits& l);
   Slot tryRetry(const PoolLimits& l);
   // A connection now, or after waiting in line until `deadline` (a finished
@@ -113,6 +116,10 @@ class Cluster : public std::enable_shared_from_this<Cluster> {
     bool granted = false;
   };
   void release(Slot::Kind kind);
+  // A connection given back: to the first in line, else one fewer in use.
+  void handOnLocked();
+  // A waiter that will not take its connection: out of line, or its grant passed on.
+  void leaveLineLocked(const std::shared_ptr<Waiter>& waiter);
 
   mutable std::mutex mu_;
   PoolCounts counts_;

@@ -368,7 +368,7 @@ spec:
   host: "*.shop.svc.cluster.local"
   trafficPolicy:
     loadBalancer: {simple: RANDOM}
-    connectionPool: {tcp: {maxConnections: 10}}
+    connectionPool: {tcp: {maxConnections: 10, idleTimeout: 0s}}
     retryBudget: {minRetryConcurrency: 5}
   subsets:
   - name: v2
@@ -393,6 +393,7 @@ spec:
   EXPECT_DOUBLE_EQ(cfg.subsets(1).policy().retry_budget().percent(), 50.0);
   EXPECT_EQ(cfg.subsets(1).policy().retry_budget().min_retry_concurrency(), 3u);
   EXPECT_EQ(cfg.subsets(0).policy().retry_budget().min_retry_concurrency(), 5u);  // inherited
+  EXPECT_EQ(cfg.policy().tcp_idle_timeout_ms(), UINT32_MAX) << "Istio's idleTimeout: 0s turns it off";
 }
 
 TEST(RoutesTest, CrossNamespaceBackendNeedsReferenceGrant) {
