@@ -107,8 +107,6 @@ double draw();
 // null when the host has none.
 const ambit::route::v1::TrafficPolicy* policyFor(const RouteTable& routes, const std::string& host,
                                                  const std::string& subset);
-// The circuit breakers' key of a destination: host, subset, port.
-std::string clusterKey(const std::string& host, const std::string& subset, uint16_t port);
 // Envoy's local reply for a circuit breaker's overflow (503, flag UO).
 inline constexpr std::string_view kOverflowBody =
     "upstream connect error or disconnect/reset before headers. reset reason: overflow";

@@ -134,10 +134,13 @@ class Waypoint {
     unsigned uses = 0;  // requests it has carried
   };
   // Where a destination goes, resolved once per snapshot pair (WDS, routes)
-  // and worker: the Service and its HBONE endpoints for a port and subset.
+  // and worker: the Service and its HBONE endpoints for a port and subset,
+  // and that destination's connection-pool limits and circuit breakers.
   struct Targets {
     ztunnel::ServicePtr service;  // null: the host names no service
     std::vector<upstream::Endpoint> endpoints;
+    upstream::PoolLimits limits;
+    std::shared_ptr<upstream::Cluster> cluster;  // null when the limits need no counting
   };
   struct Worker {
     std::unique_ptr<hbone::ClientPool> pool;

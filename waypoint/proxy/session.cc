@@ -444,9 +444,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
   // Circuit breaking (connectionPool, retryBudget): counted only when the destination has limits.
-  const auto limits = upstream::poolLimits(*tp);
-  std::shared_ptr<upstream::Cluster> cluster;
-  if (limits.counted()) cluster = breakers_.cluster(clusterKey(dest->host(), dest->subset(), port));
+  const auto& limits = targets->limits;
+  const auto& cluster = targets->cluster;
 
   // Read before the headers move into the upstream request.
   auto hash = hashOf(*tp, req, d.source_ip, target->query);

@@ -165,12 +165,11 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
   if (tp == nullptr) tp = &no_policy;
   auto outlier = upstream::outlierPolicy(*tp);
   // maxConnections holds for TCP too; over it the connection is refused (Envoy's TCP proxy queues none).
-  const auto limits = upstream::poolLimits(*tp);
+  const auto& limits = targets->limits;
   upstream::Slot connection_slot;
-  if (limits.counted()) {
-    auto cluster = breakers_.cluster(clusterKey(dest.host(), dest.subset(), port));
+  if (targets->cluster) {
     upstream::Cluster::Wait why{};
-    connection_slot = co_await cluster->connection(limits, Clock::now(), false, why);
+    connection_slot = co_await targets->cluster->connection(limits, Clock::now(), false, why);
     if (!connection_slot) {
       refuse(503, Flag::kOverflow, "max connections (maxConnections) reached");
       co_return;

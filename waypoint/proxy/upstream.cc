@@ -69,10 +69,6 @@ std::chrono::milliseconds until(Clock::time_point deadline) {
 
 }  // namespace
 
-std::string clusterKey(const std::string& host, const std::string& subset, uint16_t port) {
-  return fmt::format("{}|{}|{}", host, subset, port);
-}
-
 asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
                                                                      const upstream::PoolLimits& limits,
                                                                      std::chrono::milliseconds timeout,
@@ -146,6 +142,10 @@ std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const D
     t->endpoints = upstream::endpointsFor(*d.state, *t->service, port, subset);
     // The waypoint reaches endpoints over HBONE only.
     std::erase_if(t->endpoints, [](const upstream::Endpoint& e) { return !e.hbone; });
+  }
+  if (const auto* tp = policyFor(*d.routes, dest.host(), dest.subset())) t->limits = upstream::poolLimits(*tp);
+  if (t->limits.counted()) {
+    t->cluster = breakers_.cluster(fmt::format("{}|{}|{}", dest.host(), dest.subset(), port));
   }
   w.targets.emplace(std::move(key), t);
   return t;
@@ -255,13 +255,10 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
   auto idx = upstream::pickEndpoint(eps, in);
   if (!idx) return;
   // The mirror's destination has its own circuit breakers: a copy over them is dropped.
-  ambit::route::v1::TrafficPolicy no_policy;
-  const auto* tp = policyFor(*d.routes, dest.host(), dest.subset());
-  auto limits = upstream::poolLimits(tp != nullptr ? *tp : no_policy);
+  const auto& limits = targets->limits;
+  const auto& cluster = targets->cluster;
   upstream::Slot request_slot;
-  std::shared_ptr<upstream::Cluster> cluster;
-  if (limits.counted()) {
-    cluster = breakers_.cluster(clusterKey(dest.host(), dest.subset(), port));
+  if (cluster) {
     request_slot = cluster->tryRequest(limits);
     if (!request_slot) {
       log::debug(*logger, "mirror_dropped", "reason", "overflow");
