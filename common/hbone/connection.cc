@@ -319,28 +319,11 @@ Status Connection::init() {
   for (X509* cert : {SSL_get_certificate(ssl), static_cast<X509*>(SSL_get0_peer_certificate(ssl))}) {
     if (cert != nullptr) certs_expire_ = std::min(certs_expire_, tls::certificateNotAfter(cert));
   }
-  nghttp2_session_callbacks* cbs = nullptr;
-  if (nghttp2_session_callbacks_new(&cbs) != 0) return makeError(ErrorCode::kResourceExhausted, "nghttp2: no memory");
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::onBeginHeaders);
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::onHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::onFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::onDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::onStreamClose);
-  nghttp2_option* opt = nullptr;
-  if (nghttp2_option_new(&opt) != 0) {
-    nghttp2_session_callbacks_del(cbs);
-    return makeError(ErrorCode::kResourceExhausted, "nghttp2: no memory");
-  }
-  nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_option_set_max_outbound_ack(opt, 1000);
-  nghttp2_option_set_max_settings(opt, 32);
-  nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
-  nghttp2_option_set_max_continuations(opt, 8);
-  nghttp2_option_set_max_send_header_block_length(opt, 64u << 10);
-  int rv = role_ == Role::kServer ? nghttp2_session_server_new2(&session_, cbs, this, opt)
-                                  : nghttp2_session_client_new2(&session_, cbs, this, opt);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cbs);
+  int rv = newSession<Callbacks>(&session_, role_ == Role::kServer, this, [this](nghttp2_option* opt) {
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
+    nghttp2_option_set_max_send_header_block_length(opt, 64u << 10);
+  });
   if (rv != 0) return makeError(ErrorCode::kResourceExhausted, "nghttp2 session: {}", nghttp2_strerror(rv));
 
   std::vector<nghttp2_settings_entry> iv = {

@@ -1,7 +1,5 @@
 // nghttp2 glue shared by HBONE connections and the waypoint's HTTP/2
-// sessions. The body side of a data provider: bytes queued in `out` (from `off`) go out as
-// DATA within what nghttp2 asks for; END_STREAM once `eof` and all is out;
-// with nothing queued the source defers (resume it when more is queued).
+// sessions: their setup, the body side of a data provider, their output.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +12,44 @@
 #include <nghttp2/nghttp2.h>
 
 namespace ambit::hbone {
+
+// A new session (server or client) whose callbacks are C's static members
+// onBeginHeaders, onHeader, onFrameRecv, onDataChunk, onStreamClose (and
+// onFrameSend when C has one), with the caps every session here has: queued
+// PING/SETTINGS acks (1000), SETTINGS entries (32), CONTINUATION frames (8).
+// `tune` sets more options. 0, or nghttp2's error code.
+template <typename C, typename Tune>
+int newSession(nghttp2_session** session, bool server, void* user_data, Tune&& tune) {
+  nghttp2_session_callbacks* cbs = nullptr;
+  if (int rv = nghttp2_session_callbacks_new(&cbs); rv != 0) return rv;
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &C::onBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, &C::onHeader);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &C::onFrameRecv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &C::onDataChunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &C::onStreamClose);
+  if constexpr (requires { &C::onFrameSend; }) {
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &C::onFrameSend);
+  }
+  nghttp2_option* opt = nullptr;
+  if (int rv = nghttp2_option_new(&opt); rv != 0) {
+    nghttp2_session_callbacks_del(cbs);
+    return rv;
+  }
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
+  nghttp2_option_set_max_settings(opt, 32);
+  nghttp2_option_set_max_continuations(opt, 8);
+  tune(opt);
+  int rv = server ? nghttp2_session_server_new2(session, cbs, user_data, opt)
+                  : nghttp2_session_client_new2(session, cbs, user_data, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cbs);
+  if (rv != 0) *session = nullptr;
+  return rv;
+}
+
+// The body side of a data provider: bytes queued in `out` (from `off`) go out as
+// DATA within what nghttp2 asks for; END_STREAM once `eof` and all is out;
+// with nothing queued the source defers (resume it when more is queued).
 
 // nghttp2's read_callback body. `took` is set when bytes left the queue (a
 // writer waiting for room can go on).

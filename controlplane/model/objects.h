@@ -207,6 +207,8 @@ struct TrafficPolicy {
   std::optional<int32_t> max_requests_per_connection;
   std::optional<int32_t> max_retries;
   std::optional<std::chrono::milliseconds> idle_timeout;
+  std::string h2_upgrade_policy;  // "", DEFAULT, DO_NOT_UPGRADE, UPGRADE
+  bool use_client_protocol = false;
   std::string lb_simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM, PASSTHROUGH
   struct ConsistentHash {
     std::string header, cookie, query_param;

@@ -209,7 +209,9 @@ std::optional<TrafficPolicy> parseTrafficPolicy(YamlReader r) {
       if (auto v = h.integer("maxRequestsPerConnection", 0, INT32_MAX)) tp.max_requests_per_connection = int32_t(*v);
       if (auto v = h.integer("maxRetries", 0, INT32_MAX)) tp.max_retries = int32_t(*v);
       tp.idle_timeout = h.duration("idleTimeout");
-      h.unsupported({"h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"});
+      tp.h2_upgrade_policy = h.enumValue("h2UpgradePolicy", {"DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"}, "");
+      tp.use_client_protocol = h.boolean("useClientProtocol").value_or(false);
+      h.unsupported({"maxConcurrentStreams"});
       h.done();
     }
     cp.done();

@@ -107,6 +107,8 @@ TrafficPolicy mergePolicy(const TrafficPolicy& base, const TrafficPolicy& over) 
     out.max_requests_per_connection = over.max_requests_per_connection;
     out.max_retries = over.max_retries;
     out.idle_timeout = over.idle_timeout;
+    out.h2_upgrade_policy = over.h2_upgrade_policy;
+    out.use_client_protocol = over.use_client_protocol;
   }
   if (over.has_load_balancer) {
     out.has_load_balancer = true;
@@ -165,6 +167,9 @@ void toPolicy(const TrafficPolicy& tp, rt::TrafficPolicy* out) {
   out->set_max_requests_per_connection(u(tp.max_requests_per_connection));
   out->set_max_retries(u(tp.max_retries));
   out->set_idle_timeout_ms(d(tp.idle_timeout));
+  if (tp.h2_upgrade_policy == "UPGRADE") out->set_h2_upgrade(rt::TrafficPolicy::H2_UPGRADE);
+  if (tp.h2_upgrade_policy == "DO_NOT_UPGRADE") out->set_h2_upgrade(rt::TrafficPolicy::H2_DO_NOT_UPGRADE);
+  out->set_use_client_protocol(tp.use_client_protocol);
   if (tp.has_retry_budget) {
     out->mutable_retry_budget()->set_percent(tp.retry_budget_percent.value_or(20.0));
     out->mutable_retry_budget()->set_min_retry_concurrency(u(tp.min_retry_concurrency.value_or(3)));

@@ -187,5 +187,52 @@ TEST(RedirectLocationTest, KeepsWhatIsNotReplaced) {
   EXPECT_EQ(redirectLocation(p, nullptr, "http", "shop.demo", "/cart", ""), "http://new.demo/v2/cart");
 }
 
+TEST(UpstreamHttp2Test, PortProtocolThenThePolicyThenTheClient) {
+  using istio::workload::AppProtocol;
+  rv1::TrafficPolicy none, upgrade, keep, client;
+  upgrade.set_h2_upgrade(rv1::TrafficPolicy::H2_UPGRADE);
+  keep.set_h2_upgrade(rv1::TrafficPolicy::H2_DO_NOT_UPGRADE);
+  client.set_use_client_protocol(true);
+  struct Case {
+    AppProtocol port;
+    const rv1::TrafficPolicy* policy;
+    bool client_h2;
+    bool want;
+  } cases[] = {
+      {AppProtocol::GRPC, &none, false, true},     {AppProtocol::HTTP2, &keep, false, true},
+      {AppProtocol::GRPC, &client, false, true},   {AppProtocol::HTTP11, &none, true, false},
+      {AppProtocol::HTTP11, &keep, true, false},   {AppProtocol::HTTP11, &upgrade, false, true},
+      {AppProtocol::HTTP11, &client, true, true},  {AppProtocol::HTTP11, &client, false, false},
+      {AppProtocol::UNKNOWN, &none, true, true},   {AppProtocol::UNKNOWN, &none, false, false},
+      {AppProtocol::UNKNOWN, &upgrade, false, true},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(upstreamHttp2(c.port, *c.policy, c.client_h2), c.want)
+        << "port " << c.port << " h2_upgrade " << c.policy->h2_upgrade() << " client_protocol "
+        << c.policy->use_client_protocol() << " client_h2 " << c.client_h2;
+  }
+}
+
+TEST(GrpcTest, ContentTypesStatusesAndMessages) {
+  EXPECT_TRUE(isGrpc("application/grpc"));
+  EXPECT_TRUE(isGrpc("application/grpc+proto"));
+  EXPECT_TRUE(isGrpc("Application/GRPC;charset=utf-8"));
+  EXPECT_FALSE(isGrpc("application/grpc-web"));
+  EXPECT_FALSE(isGrpc("application/grpcx"));
+  EXPECT_FALSE(isGrpc("application/json"));
+  EXPECT_FALSE(isGrpc(""));
+  std::pair<int, int> statuses[] = {{400, 13}, {401, 16}, {403, 7}, {404, 12}, {429, 14},
+                                    {502, 14}, {503, 14}, {504, 14}, {500, 2},  {418, 2}};
+  for (auto [http_status, grpc] : statuses) EXPECT_EQ(grpcStatusForHttp(http_status), grpc) << http_status;
+  EXPECT_EQ(grpcStatusValue("0"), 0);
+  EXPECT_EQ(grpcStatusValue("14"), 14);
+  EXPECT_EQ(grpcStatusValue(""), -1);
+  EXPECT_EQ(grpcStatusValue("-1"), -1);
+  EXPECT_EQ(grpcStatusValue("1a"), -1);
+  EXPECT_EQ(grpcStatusValue("1000"), -1);
+  EXPECT_EQ(grpcMessage("RBAC: access denied"), "RBAC: access denied");
+  EXPECT_EQ(grpcMessage("100% d\xc3\xa9j\xc3\xa0\n"), "100%25 d%C3%A9j%C3%A0%0A");
+}
+
 }  // namespace
 }  // namespace ambit::waypoint::route

@@ -65,14 +65,23 @@ bool H2Exchange::respond(int status, const std::vector<route::Header>& headers, 
   }
   nghttp2_data_provider prd;
   prd.source.ptr = this;
-  prd.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* data_flags,
-                         nghttp2_data_source* source, void*) -> ssize_t {
+  prd.read_callback = [](nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                         uint32_t* data_flags, nghttp2_data_source* source, void*) -> ssize_t {
     auto* x = static_cast<H2Exchange*>(source->ptr);
     bool took = false;
     ssize_t n = hbone::takeQueued(x->out_, x->out_off_, x->ended_, x->deferred_, buf, length, data_flags, took);
     if (took) {
       x->progress_ = Clock::now();
       x->writable_.notify();
+    }
+    if ((*data_flags & NGHTTP2_DATA_FLAG_EOF) != 0 && !x->trailers_.empty()) {
+      // The stream ends with the trailers' HEADERS instead (gRPC's status is there).
+      std::vector<nghttp2_nv> nva;
+      nva.reserve(x->trailers_.size());
+      for (const auto& t : x->trailers_) nva.push_back(nv(t.name, t.value));
+      if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+        *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      }
     }
     return n;
   };
@@ -99,9 +108,15 @@ asio::awaitable<bool> H2Exchange::write(std::string_view data) {
   co_return !closed_;
 }
 
-void H2Exchange::end() {
+void H2Exchange::end(std::vector<route::Header> trailers) {
   if (closed_ || ended_ || !responded_) return;
   ended_ = true;
+  // Lower-case names a peer may send; pseudo-fields and connection-specific ones never.
+  for (auto& t : trailers) {
+    t.name = asciiLowered(t.name);
+    if (t.name.empty() || t.name.front() == ':' || connectionSpecific(t.name)) continue;
+    trailers_.push_back(std::move(t));
+  }
   server_->resume(*this);
 }
 
@@ -285,31 +300,11 @@ std::shared_ptr<H2Server> H2Server::create(asio::any_io_executor ex, H2ServerLim
 }
 
 bool H2Server::init() {
-  nghttp2_session_callbacks* cbs = nullptr;
-  if (nghttp2_session_callbacks_new(&cbs) != 0) return false;
-  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &Callbacks::onBeginHeaders);
-  nghttp2_session_callbacks_set_on_header_callback(cbs, &Callbacks::onHeader);
-  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &Callbacks::onFrameRecv);
-  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &Callbacks::onDataChunk);
-  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &Callbacks::onStreamClose);
-  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, &Callbacks::onFrameSend);
-  nghttp2_option* opt = nullptr;
-  if (nghttp2_option_new(&opt) != 0) {
-    nghttp2_session_callbacks_del(cbs);
-    return false;
-  }
-  nghttp2_option_set_max_outbound_ack(opt, 1000);
-  nghttp2_option_set_max_settings(opt, 32);
-  nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
-  nghttp2_option_set_max_continuations(opt, 8);
-  nghttp2_option_set_max_send_header_block_length(opt, 64u << 10);
-  int rv = nghttp2_session_server_new2(&session_, cbs, this, opt);
-  nghttp2_option_del(opt);
-  nghttp2_session_callbacks_del(cbs);
-  if (rv != 0) {
-    session_ = nullptr;
-    return false;
-  }
+  int rv = hbone::newSession<Callbacks>(&session_, true, this, [this](nghttp2_option* opt) {
+    nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
+    nghttp2_option_set_max_send_header_block_length(opt, 64u << 10);
+  });
+  if (rv != 0) return false;
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits_.stream_window},

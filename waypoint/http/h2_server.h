@@ -41,6 +41,7 @@
 
 #include "common/runtime/event.h"
 #include "waypoint/http/h1_request.h"
+#include "waypoint/http/h2_transport.h"
 
 struct nghttp2_session;
 
@@ -61,16 +62,6 @@ struct H2ServerLimits {
   std::chrono::milliseconds request_timeout{10000};  // a stream's request must be whole by then
   std::chrono::milliseconds stall_timeout{30000};    // a response the client takes nothing of: reset
   std::chrono::milliseconds idle_timeout{300000};    // no stream open this long: GOAWAY
-};
-
-// The byte stream the session runs on (an HBONE tunnel in the waypoint).
-struct H2Transport {
-  // Appends what arrives to `out`; 0 when the peer closed or the stream died.
-  std::function<asio::awaitable<std::size_t>(std::string& out)> read;
-  // false when the stream is gone.
-  std::function<asio::awaitable<bool>(std::string_view)> write;
-  std::function<void()> close_write;  // our half is done
-  std::function<void()> abort;        // the peer lingers: drop the stream
 };
 
 class H2Server;
@@ -95,7 +86,9 @@ class H2Exchange {
   // Queues body bytes; waits while more than kWriteBuffer are unsent. false
   // when the stream is gone (reset by the client, the session ended).
   asio::awaitable<bool> write(std::string_view data);
-  void end();
+  // The response ends, with `trailers` (a HEADERS frame after the body) when
+  // there are any.
+  void end(std::vector<route::Header> trailers = {});
   // RST_STREAM (INTERNAL_ERROR by default): the response cannot be finished.
   void reset(uint32_t error_code = 2);
   bool closed() const { return closed_; }
@@ -121,6 +114,7 @@ class H2Exchange {
   bool responded_ = false;
   std::string out_;
   std::size_t out_off_ = 0;
+  std::vector<route::Header> trailers_;
   bool ended_ = false;
   bool deferred_ = false;
   bool closed_ = false;

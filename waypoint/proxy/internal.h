@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "waypoint/authz/http_authz.h"
+#include "waypoint/http/h2_client.h"
 #include "waypoint/proxy/proxy.h"
 
 namespace ambit::waypoint {
@@ -30,15 +31,36 @@ struct Waypoint::Downstream {
   std::string vip_ip;           // its address, textual
 };
 
+// A request as it goes upstream, made once and sent by each attempt (and
+// mirrors): HTTP/1.1 bytes, or the fields of an HTTP/2 request.
+struct Waypoint::Outbound {
+  std::string method;
+  std::string target;                  // origin-form, with the query
+  std::string authority;               // the host field (HTTP/2's :authority)
+  std::vector<route::Header> headers;  // forwardable fields, host included
+  std::string body;
+  bool http2 = false;  // route::upstreamHttp2
+  bool grpc = false;   // route::isGrpc
+  std::string h1;      // the HTTP/1.1 serialization (HTTP/1.1 upstreams)
+};
+
 // An upstream exchange whose response head arrived: the body is relayed from here.
 struct Waypoint::Upstream {
   std::shared_ptr<hbone::Stream> stream;
-  std::unique_ptr<http::H1ResponseReader> reader;
-  std::string in;    // read from the stream, not yet parsed
-  std::string body;  // parsed body bytes not yet relayed
+  std::unique_ptr<http::H1ResponseReader> reader;  // an HTTP/1.1 upstream
+  std::unique_ptr<http::H2Client> h2;              // an HTTP/2 upstream: its session on `stream`
+  std::string in;    // HTTP/1.1: read from the stream, not yet parsed
+  std::string body;  // body bytes not yet relayed
   upstream::Endpoint endpoint;
   unsigned uses = 1;  // requests the stream has carried, this one included
   bool done = false;  // the response is complete
+
+  const http::ResponseHead& head() const { return h2 ? h2->head() : reader->head(); }
+  const std::string& error() const { return h2 ? h2->error() : reader->error(); }
+  // The response's trailers (HTTP/2 upstreams; gRPC's status is there).
+  const std::vector<route::Header>& trailers() const;
+  // Complete, and the stream can carry another request (nothing unread).
+  bool reusable() const { return done && (h2 ? h2->reusable() : head().keep_alive && in.empty()); }
 };
 
 // Resets an HBONE stream if a deadline passes first (scoped: destroy it when
@@ -85,10 +107,15 @@ class Responder {
   // The head of a relayed response. `fields` are the forwardable ones (with
   // the length a HEAD or 304 states); `length`: the body's, when known;
   // `no_body`: HEAD, 204, 304.
+  // `complete`: nothing follows the head (no body, no trailers), so an
+  // HTTP/2 response ends with it (gRPC's trailers-only form).
   virtual asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
-                                     std::optional<uint64_t> length, bool no_body, uint64_t& bytes) = 0;
+                                     std::optional<uint64_t> length, bool no_body, bool complete,
+                                     uint64_t& bytes) = 0;
   virtual asio::awaitable<bool> body(std::string_view data) = 0;
-  virtual asio::awaitable<bool> end() = 0;
+  // HTTP/2 clients get the upstream's trailers; HTTP/1.1 ones do not (as
+  // Envoy by default).
+  virtual asio::awaitable<bool> end(const std::vector<route::Header>& trailers) = 0;
   // The head is out but the body cannot be finished: the client must see a reset.
   virtual void abort() = 0;
   // HTTP/1.1: the connection ends after this response.
@@ -118,6 +145,8 @@ asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream);
 // Reads from a stream into `out` (appends); 0 at END_STREAM or on a reset /
 // dead connection (then `error` says why).
 asio::awaitable<std::size_t> readSome(hbone::Stream& s, std::string& out, std::string& error);
+// An HTTP/2 transport on an HBONE stream.
+http::H2Transport transportOver(const std::shared_ptr<hbone::Stream>& stream);
 // The next piece of an upstream response body into up.body (kBody with a
 // non-empty body), its end (kDone, up.done set) or a failure (kError):
 // what is buffered is parsed first; the stream is read only when that makes

@@ -283,7 +283,7 @@ std::size_t Waypoint::Worker::SeriesKeyHash::operator()(const SeriesKey& k) cons
   std::size_t h = std::hash<const void*>()(k.source);
   for (std::size_t v : {std::hash<const void*>()(k.destination), std::hash<const void*>()(k.service),
                         static_cast<std::size_t>(k.peer_hash), static_cast<std::size_t>(k.status),
-                        static_cast<std::size_t>(k.flag)}) {
+                        static_cast<std::size_t>(k.flag), static_cast<std::size_t>(k.grpc + 2)}) {
     h = h * 1099511628211ull ^ v;
   }
   return h;
@@ -291,10 +291,10 @@ std::size_t Waypoint::Worker::SeriesKeyHash::operator()(const SeriesKey& k) cons
 
 void Waypoint::countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
                             std::chrono::steady_clock::time_point started, uint64_t request_bytes,
-                            uint64_t response_bytes) {
+                            uint64_t response_bytes, int grpc) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   ztunnel::WorkloadPtr destination = ep ? ep->workload : nullptr;
-  Worker::SeriesKey key{d.source.get(), destination.get(), d.service.get(), d.peer_hash, status, flag};
+  Worker::SeriesKey key{d.source.get(), destination.get(), d.service.get(), d.peer_hash, status, flag, grpc};
   auto it = w.request_series.find(key);
   if (it == w.request_series.end() || it->second.peer != d.peer_text) {
     ztunnel::telemetry::ConnectionFacts f;
@@ -306,10 +306,10 @@ void Waypoint::countRequest(Worker& w, Downstream& d, const upstream::Endpoint* 
     f.mutual_tls = true;
     auto labels = ztunnel::telemetry::tcpLabelValues(f);
     labels[0] = "waypoint";
-    labels[20] = "http";
+    labels[20] = grpc == kNotGrpc ? "http" : "grpc";
     labels[21] = flagName(flag);
     labels.push_back(std::to_string(status));
-    labels.push_back("");
+    labels.push_back(grpc >= 0 ? std::to_string(grpc) : "");
     if (w.request_series.size() > 4096) w.request_series.clear();  // bounded: a cache, not the truth
     Worker::Series series{d.source,
                           destination,

@@ -38,6 +38,7 @@
 #include "waypoint/config.h"
 #include "waypoint/http/h1_request.h"
 #include "waypoint/http/h1_response.h"
+#include "waypoint/http/h2_client.h"
 #include "waypoint/route/decide.h"
 #include "waypoint/state/route_store.h"
 #include "waypoint/trace/zipkin.h"
@@ -109,6 +110,7 @@ class Waypoint {
   // One downstream request's facts, shared by its handling steps.
   struct Downstream;
   struct Upstream;
+  struct Outbound;
   // A traced request: its ids and when it started.
   struct RequestTrace {
     bool sampled = false;
@@ -128,8 +130,10 @@ class Waypoint {
   };
 
  private:
+  // An upstream HBONE stream, kept between requests to one endpoint.
   struct IdleStream {
     std::shared_ptr<hbone::Stream> stream;
+    std::unique_ptr<http::H2Client> h2;  // its HTTP/2 session (HTTP/2 upstreams)
     std::chrono::steady_clock::time_point since;
     unsigned uses = 0;  // requests it has carried
   };
@@ -141,13 +145,14 @@ class Waypoint {
     std::vector<upstream::Endpoint> endpoints;
     upstream::PoolLimits limits;
     std::shared_ptr<upstream::Cluster> cluster;  // null when the limits need no counting
+    istio::workload::AppProtocol protocol = istio::workload::UNKNOWN;  // the service port's, as declared
   };
   struct Worker {
     std::unique_ptr<hbone::ClientPool> pool;
     std::shared_ptr<const ztunnel::ProxyState> targets_state;  // what `targets` were resolved against
     std::shared_ptr<const RouteTable> targets_routes;
     std::unordered_map<std::string, std::shared_ptr<const Targets>> targets;  // by host, port, subset
-    std::map<std::string, std::vector<IdleStream>> idle;  // by "endpoint ip:port"
+    std::map<std::string, std::vector<IdleStream>> idle;  // by "endpoint ip:port" (+ " h2")
     uint64_t round_robin = 0;
     std::size_t mirrors = 0;  // mirrored requests in flight
     std::unordered_map<std::string, uint32_t> active;  // requests in flight per endpoint uid (least request)
@@ -161,6 +166,7 @@ class Waypoint {
       uint64_t peer_hash;
       int status;
       Flag flag;
+      int grpc;
       bool operator==(const SeriesKey&) const = default;
     };
     struct SeriesKeyHash {
@@ -197,31 +203,34 @@ class Waypoint {
   // upstream.cc: one attempt at an endpoint, and the relay of its response.
   // `limits`: the destination's connection pool settings (idle and connect timeouts, requests per connection).
   asio::awaitable<std::unique_ptr<Upstream>> attempt(Downstream& d, const upstream::Endpoint& ep,
-                                                     const upstream::PoolLimits& limits,
-                                                     const std::string& request_bytes, bool head_request,
+                                                     const upstream::PoolLimits& limits, const Outbound& req,
                                                      std::chrono::steady_clock::time_point deadline,
                                                      route::AttemptOutcome& outcome, std::string& detail);
-  // `fresh`: a new tunnel, never an idle HTTP keep-alive one (TCP passthrough).
-  // `uses`: how many requests the stream carried before (0: a new one).
-  asio::awaitable<std::shared_ptr<hbone::Stream>> openStream(Worker& w, const upstream::Endpoint& ep,
-                                                             const upstream::PoolLimits& limits,
-                                                             std::chrono::milliseconds timeout,
-                                                             std::string& error, unsigned& uses,
-                                                             bool fresh = false);
+  // An idle stream to the endpoint (an HTTP/2 one with its session when
+  // `http2`), else a new tunnel; `fresh`: always a new one (TCP passthrough).
+  // Its `uses`: how many requests it carried before (0: a new one); a null
+  // stream when it could not be had (`error` says why).
+  asio::awaitable<IdleStream> openStream(Worker& w, const upstream::Endpoint& ep, const upstream::PoolLimits& limits,
+                                         std::chrono::milliseconds timeout, std::string& error, bool http2,
+                                         bool fresh = false);
   std::shared_ptr<const Targets> targetsFor(Worker& w, const Downstream& d,
                                             const ambit::route::v1::Destination& dest, const std::string& ns_hint,
                                             uint16_t port);
   // Kept for the next request, or closed (full pool; maxRequestsPerConnection reached).
-  void releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream,
-                     unsigned uses, const upstream::PoolLimits& limits);
-  void mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
-              std::string target, std::vector<route::Header> headers, std::string body);
+  void releaseStream(Worker& w, Upstream& up, const upstream::PoolLimits& limits);
+  // A copy of `req` to `dest`, its response dropped. `client_http2`: how the
+  // client spoke (the copy's protocol is decided for its own destination).
+  void mirror(Downstream& d, const ambit::route::v1::Destination& dest, const Outbound& req, bool client_http2);
+  // The request `req` describes, for a destination's protocol (HTTP/2 or the HTTP/1.1 bytes).
+  static void prepare(Outbound& req, bool http2);
   // tracing.cc: a request's trace (nullopt without a collector), and its span when it ends.
   std::optional<RequestTrace> startTrace(const http::Request& req);
   void endTrace(const RequestTrace& t, const Downstream& d, const SpanFacts& f);
+  // `grpc`: -2 for an HTTP request, else a gRPC one's grpc-status (-1: none came).
   void countRequest(Worker& w, Downstream& d, const upstream::Endpoint* ep, int status, Flag flag,
                     std::chrono::steady_clock::time_point started, uint64_t request_bytes,
-                    uint64_t response_bytes);
+                    uint64_t response_bytes, int grpc = kNotGrpc);
+  static constexpr int kNotGrpc = -2;
 
   ProxyConfig config_;
   app::Service& service_;

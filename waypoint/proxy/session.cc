@@ -157,7 +157,8 @@ class H1Responder final : public Responder {
   }
 
   asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
-                             std::optional<uint64_t> length, bool no_body, uint64_t& bytes) override {
+                             std::optional<uint64_t> length, bool no_body, bool /*complete*/,
+                             uint64_t& bytes) override {
     if (no_body) {
       framing_ = Framing::kNone;
     } else if (length) {
@@ -185,7 +186,7 @@ class H1Responder final : public Responder {
     co_return co_await writeAll(stream_, chunk);
   }
 
-  asio::awaitable<bool> end() override {
+  asio::awaitable<bool> end(const std::vector<route::Header>& /*trailers*/) override {
     static constexpr std::string_view kLastChunk = "0\r\n\r\n";
     if (framing_ != Framing::kChunked) co_return true;
     co_return co_await writeAll(stream_, kLastChunk);
@@ -300,6 +301,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   // route pointers below point into this table.
   const std::shared_ptr<const RouteTable> routes = d.routes;
   const bool head_only = req.method == "HEAD";
+  const bool client_http2 = req.version >= 20;
+  const bool grpc = route::isGrpc(req.header("content-type"));
+  int grpc_status = -1;  // the answer's grpc-status (gRPC requests)
   uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
   for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
   std::string authority = req.header("host");
@@ -309,7 +313,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   const auto trace = startTrace(req);  // nullopt without a collector
   auto finish = [&](int status, Flag flag, uint64_t response_bytes, const std::string& route_name,
                     const std::string& detail) {
-    countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes);
+    countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes,
+                 grpc ? grpc_status : kNotGrpc);
     if (trace) {
       endTrace(*trace, d,
                SpanFacts{&req, &authority, status, flag, &route_name, served_by, request_bytes, response_bytes,
@@ -342,6 +347,15 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     // No body on a HEAD response, a 204 or a 304 (a client would take it for
     // the start of the next response, or as a protocol error).
     if (head_only || pending.status == 204 || pending.status == 304) pending.body.clear();
+    if (grpc && pending.status >= 400) {
+      // As Envoy answers a gRPC caller: 200, trailers-only, the status in grpc-status.
+      grpc_status = route::grpcStatusForHttp(pending.status);
+      pending.extra.push_back({"content-type", "application/grpc"});
+      pending.extra.push_back({"grpc-status", std::to_string(grpc_status)});
+      pending.extra.push_back({"grpc-message", route::grpcMessage(pending.body)});
+      pending.status = 200;
+      pending.body.clear();
+    }
     uint64_t bytes = 0;
     bool ok = co_await resp.local(pending.status, pending.body, pending.extra, bytes);
     finish(pending.status, pending.flag, bytes, pending.route_name, pending.detail);
@@ -471,20 +485,28 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   if (!hasHeader(headers, "host")) headers.push_back({"host", authority.empty() ? d.vip : authority});
   if (!hasHeader(headers, "x-forwarded-proto")) headers.push_back({"x-forwarded-proto", "http"});
   if (trace) trace::inject(headers, trace->trace_id, trace->span_id, trace->parent_id, trace->sampled);
-  std::string upstream_target = target->has_query ? path + "?" + target->query : path;
-  if (std::any_of(upstream_target.begin(), upstream_target.end(),
+  Outbound out_req;
+  out_req.target = target->has_query ? path + "?" + target->query : path;
+  if (std::any_of(out_req.target.begin(), out_req.target.end(),
                   [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
     // Only a rewrite can put these here: never split the upstream request line.
     set(500, "", Flag::kNone, {}, route_name, "rewritten path has a space or control character");
     co_return co_await send();
   }
-  auto request_bytes_out = http::serializeRequest(req.method, upstream_target, headers, req.body);
+  out_req.method = req.method;
+  for (const auto& h : headers) {
+    if (h.name == "host") out_req.authority = h.value;
+  }
+  out_req.headers = std::move(headers);
+  out_req.body = std::move(req.body);
+  out_req.grpc = grpc;
   if (r != nullptr) {
     for (const auto& m : r->mirrors()) {
-      if (draw() * 100.0 < m.percent())
-        mirror(d, m.destination(), req.method, upstream_target, headers, req.body);
+      if (draw() * 100.0 < m.percent()) mirror(d, m.destination(), out_req, client_http2);
     }
   }
+  // HTTP/2 for ports declared http2/grpc, or as the DestinationRule or the client says.
+  prepare(out_req, route::upstreamHttp2(targets->protocol, *tp, client_http2));
 
   // 6. Attempts, with retries and timeouts.
   rv1::Retry retry = r != nullptr ? r->retry() : rv1::Retry();
@@ -558,7 +580,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       deadline = std::min(deadline, now + std::chrono::milliseconds(retry.per_try_timeout_ms()));
     }
     ++w.active[ep.key()];
-    up = co_await attempt(d, ep, limits, request_bytes_out, head_only, deadline, outcome, detail);
+    up = co_await attempt(d, ep, limits, out_req, deadline, outcome, detail);
     retry_slot.release();
     if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
     outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(),
@@ -611,7 +633,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   }
 
   // 7. The response, streamed back.
-  const auto& head = up->reader->head();
+  const auto& head = up->head();
+  grpc_status = outcome.grpc_status;
   std::vector<route::Header> out;
   out.reserve(head.headers.size() + 2);
   auto response_options = connectionOptions(head.headers);
@@ -632,7 +655,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     length = head.content_length;
   }
   uint64_t response_bytes = 0;
-  bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, response_bytes);
+  bool complete = up->done && up->body.empty() && up->trailers().empty();
+  bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, complete, response_bytes);
   // The body: within the route timeout, if any.
   std::optional<StreamDeadline> body_deadline;
   if (route_deadline != Clock::time_point::max()) body_deadline.emplace(up->stream, route_deadline);
@@ -648,17 +672,21 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) {
       up_ok = false;
       detail = body_deadline && body_deadline->expired() ? "route timeout during the response body"
-                                                         : up->reader->error();
+                                                         : up->error();
       break;
     }
   }
-  if (down_ok && up_ok) down_ok = co_await resp.end();
+  // The trailers pass as they are (route header operations are for the head, as Envoy's).
+  for (const auto& t : up->trailers()) {
+    if (t.name == "grpc-status") grpc_status = route::grpcStatusValue(t.value);
+  }
+  if (down_ok && up_ok) down_ok = co_await resp.end(up->trailers());
   bool clean = up->done && up_ok && !(body_deadline && body_deadline->expired());
   body_deadline.reset();
   // Reused only when nothing beyond the response came: stray bytes would be
   // read as the next client's response.
-  if (clean && head.keep_alive && up->in.empty()) {
-    releaseStream(w, up->endpoint, up->stream, up->uses, limits);
+  if (clean && up->reusable()) {
+    releaseStream(w, *up, limits);
   } else {
     up->stream->reset();
   }

@@ -1,6 +1,7 @@
 // A tunnel carrying HTTP/2: an H2Server session on the HBONE stream; each of
-// its requests goes through the same handling as an HTTP/1.1 one (upstream
-// stays HTTP/1.1), and its response goes back on its own HTTP/2 stream.
+// its requests goes through the same handling as an HTTP/1.1 one, and its
+// response (with the upstream's trailers, if any) goes back on its own
+// HTTP/2 stream.
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log/log.h"
@@ -35,16 +36,17 @@ class H2Responder final : public Responder {
   }
 
   asio::awaitable<bool> head(int status, std::string_view /*reason*/, std::vector<route::Header>& fields,
-                             std::optional<uint64_t> length, bool no_body, uint64_t& bytes) override {
+                             std::optional<uint64_t> length, bool no_body, bool complete,
+                             uint64_t& bytes) override {
     if (!no_body && length) fields.push_back({"content-length", std::to_string(*length)});
     bytes = fieldBytes(fields);
-    co_return x_->respond(status, fields, !no_body);
+    co_return x_->respond(status, fields, !no_body && !complete);
   }
 
   asio::awaitable<bool> body(std::string_view data) override { co_return co_await x_->write(data); }
 
-  asio::awaitable<bool> end() override {
-    x_->end();
+  asio::awaitable<bool> end(const std::vector<route::Header>& trailers) override {
+    x_->end(trailers);
     co_return !x_->closed();
   }
 
@@ -65,16 +67,7 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
   limits.request_timeout = config_.request_header_timeout;
   limits.idle_timeout = config_.idle_timeout;
 
-  http::H2Transport transport;
-  transport.read = [stream](std::string& out) -> asio::awaitable<std::size_t> {
-    std::string err;
-    co_return co_await readSome(*stream, out, err);
-  };
-  transport.write = [stream](std::string_view data) -> asio::awaitable<bool> {
-    co_return co_await writeAll(*stream, data);
-  };
-  transport.close_write = [stream] { stream->closeWrite(); };
-  transport.abort = [stream] { stream->reset(); };
+  auto transport = transportOver(stream);
 
   auto handler = [this, &d](std::shared_ptr<http::H2Exchange> x) -> asio::awaitable<void> {
     H2Responder responder(x);

@@ -193,9 +193,9 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
 
   // 3. Its tunnel: always a new one (a pooled HTTP keep-alive stream is mid-conversation).
   std::string error;
-  unsigned uses = 0;
   auto connect_timeout = limits.connect_timeout.count() > 0 ? limits.connect_timeout : config_.connect_timeout;
-  auto up = co_await openStream(w, ep, limits, connect_timeout, error, uses, true);
+  auto conn = co_await openStream(w, ep, limits, connect_timeout, error, false, true);
+  auto up = std::move(conn.stream);
   outliers_.record(dest.host(), ep.key(), up ? 200 : 0, outlier, endpoints.size(), Clock::now());
   if (!up) {
     refuse(503, Flag::kUpstreamConnect, error);

@@ -37,8 +37,30 @@ asio::awaitable<bool> writeAll(hbone::Stream& s, std::string_view data) {
   co_return true;
 }
 
+http::H2Transport transportOver(const std::shared_ptr<hbone::Stream>& stream) {
+  http::H2Transport t;
+  t.read = [stream](std::string& out) -> asio::awaitable<std::size_t> {
+    std::string err;
+    co_return co_await readSome(*stream, out, err);
+  };
+  t.write = [stream](std::string_view data) -> asio::awaitable<bool> { co_return co_await writeAll(*stream, data); };
+  t.close_write = [stream] { stream->closeWrite(); };
+  t.abort = [stream] { stream->reset(); };
+  return t;
+}
+
+const std::vector<route::Header>& Waypoint::Upstream::trailers() const {
+  static const std::vector<route::Header> kNone;
+  return h2 ? h2->trailers() : kNone;
+}
+
 asio::awaitable<http::H1ResponseReader::State> pullBody(Waypoint::Upstream& up) {
   using State = http::H1ResponseReader::State;
+  if (up.h2) {
+    auto st = co_await up.h2->next(up.body);
+    if (st == State::kDone) up.done = true;
+    co_return st == State::kHead ? State::kBody : st;
+  }
   for (int i = 0; i < 2; ++i) {  // parse what is buffered; else read once and parse that
     auto st = up.reader->feed(up.in, up.body);
     if (st != State::kBody || !up.body.empty()) {
@@ -61,6 +83,11 @@ std::string endpointKey(const upstream::Endpoint& ep) {
   return ztunnel::outbound::hostPort(ep.ip, ep.port);
 }
 
+// Idle streams are kept apart by protocol: an HTTP/2 one has its session.
+std::string idleKey(const upstream::Endpoint& ep, bool http2) {
+  return http2 ? endpointKey(ep) + " h2" : endpointKey(ep);
+}
+
 std::chrono::milliseconds until(Clock::time_point deadline) {
   if (deadline == Clock::time_point::max()) return std::chrono::hours(24);
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -69,25 +96,19 @@ std::chrono::milliseconds until(Clock::time_point deadline) {
 
 }  // namespace
 
-asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
-                                                                     const upstream::PoolLimits& limits,
-                                                                     std::chrono::milliseconds timeout,
-                                                                     std::string& error, unsigned& uses, bool fresh) {
-  uses = 0;
-  auto key_text = endpointKey(ep);
-  auto& idle = w.idle[key_text];
+asio::awaitable<Waypoint::IdleStream> Waypoint::openStream(Worker& w, const upstream::Endpoint& ep,
+                                                           const upstream::PoolLimits& limits,
+                                                           std::chrono::milliseconds timeout, std::string& error,
+                                                           bool http2, bool fresh) {
+  auto& idle = w.idle[idleKey(ep, http2)];
   auto now = Clock::now();
   auto idle_timeout = limits.idle_timeout.count() > 0 ? limits.idle_timeout : config_.upstream_idle_timeout;
   while (!fresh && !idle.empty()) {
-    auto s = std::move(idle.back().stream);
-    auto since = idle.back().since;
-    auto used = idle.back().uses;
+    IdleStream s = std::move(idle.back());
     idle.pop_back();
-    if (!s->closed() && !s->connection().closed() && now - since < idle_timeout) {
-      uses = used;
-      co_return s;
-    }
-    s->reset();
+    bool alive = !s.stream->closed() && !s.stream->connection().closed() && now - s.since < idle_timeout;
+    if (alive && (!s.h2 || s.h2->reusable())) co_return s;
+    s.stream->reset();
   }
   auto connect_timeout = limits.connect_timeout.count() > 0 ? limits.connect_timeout : config_.connect_timeout;
   auto expected = ztunnel::identityOf(*ep.workload);
@@ -117,11 +138,15 @@ asio::awaitable<std::shared_ptr<hbone::Stream>> Waypoint::openStream(Worker& w, 
   log::debug(*logger, "upstream_stream_new", "endpoint", authority, "idle_discarded", idle.size());
   std::vector<hbone::Header> headers;
   auto tunnel = co_await w.pool->connect(key, dial, authority, headers, timeout);
-  if (tunnel.status == 200 && tunnel.stream) co_return tunnel.stream;
+  IdleStream out;
+  if (tunnel.status == 200 && tunnel.stream) {
+    out.stream = std::move(tunnel.stream);
+    co_return out;
+  }
   error = tunnel.status != 0 ? fmt::format("CONNECT {} answered {}", authority, tunnel.status)
                              : fmt::format("CONNECT {}: {}", authority, tunnel.error);
   if (tunnel.stream) tunnel.stream->reset();
-  co_return nullptr;
+  co_return out;
 }
 
 std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const Downstream& d,
@@ -143,6 +168,11 @@ std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const D
     // The waypoint reaches endpoints over HBONE only.
     std::erase_if(t->endpoints, [](const upstream::Endpoint& e) { return !e.hbone; });
   }
+  if (t->service) {
+    for (const auto& p : t->service->ports()) {
+      if (p.service_port() == port) t->protocol = p.app_protocol();
+    }
+  }
   if (const auto* tp = policyFor(*d.routes, dest.host(), dest.subset())) t->limits = upstream::poolLimits(*tp);
   if (t->limits.counted()) {
     t->cluster = breakers_.cluster(fmt::format("{}|{}|{}", dest.host(), dest.subset(), port));
@@ -151,95 +181,152 @@ std::shared_ptr<const Waypoint::Targets> Waypoint::targetsFor(Worker& w, const D
   return t;
 }
 
-void Waypoint::releaseStream(Worker& w, const upstream::Endpoint& ep, std::shared_ptr<hbone::Stream> stream,
-                             unsigned uses, const upstream::PoolLimits& limits) {
-  auto& idle = w.idle[endpointKey(ep)];
-  bool worn = limits.max_requests_per_connection != 0 && uses >= limits.max_requests_per_connection;
-  if (idle.size() >= config_.max_idle_upstream || stream->closed() || worn) {
-    stream->closeWrite();
+void Waypoint::releaseStream(Worker& w, Upstream& up, const upstream::PoolLimits& limits) {
+  auto& idle = w.idle[idleKey(up.endpoint, up.h2 != nullptr)];
+  bool worn = limits.max_requests_per_connection != 0 && up.uses >= limits.max_requests_per_connection;
+  if (idle.size() >= config_.max_idle_upstream || up.stream->closed() || worn) {
+    up.stream->closeWrite();
     return;
   }
-  idle.push_back({std::move(stream), Clock::now(), uses});
+  idle.push_back({std::move(up.stream), std::move(up.h2), Clock::now(), up.uses});
 }
 
+void Waypoint::prepare(Outbound& req, bool http2) {
+  req.http2 = http2;
+  req.h1.clear();
+  if (!http2) req.h1 = http::serializeRequest(req.method, req.target, req.headers, req.body);
+}
+
+namespace {
+
+// How far one exchange got: the head, or not (then why, and whether the
+// upstream said anything at all).
+struct Exchanged {
+  bool head = false;
+  bool sent = true;      // the request went out whole
+  bool heard = false;    // the upstream sent something for it
+  bool refused = false;  // HTTP/2: refused before processing (safe to send again)
+  std::string error;
+};
+
+asio::awaitable<Exchanged> exchangeH1(Waypoint::Upstream& up, const Waypoint::Outbound& req) {
+  using State = http::H1ResponseReader::State;
+  Exchanged x;
+  x.sent = co_await writeAll(*up.stream, req.h1);
+  for (int reads = 0; x.sent; ++reads) {  // bounded by the deadline, which resets the stream
+    std::string err;
+    std::size_t n = co_await readSome(*up.stream, up.in, err);
+    auto st = n == 0 ? up.reader->finish(up.body) : up.reader->feed(up.in, up.body);
+    x.heard = x.heard || n > 0;
+    if ((st == State::kHead || st == State::kDone) && up.reader->head().status == 101) {
+      // We strip Upgrade from requests: a protocol switch is an upstream error.
+      x.error = "upstream switched protocols (101) unasked";
+      co_return x;
+    }
+    if (st == State::kHead || st == State::kDone) {
+      x.head = true;
+      up.done = st == State::kDone;
+      co_return x;
+    }
+    if (st == State::kError || n == 0) {
+      x.error = !up.reader->error().empty() && n != 0 ? up.reader->error()
+                                                      : (err.empty() ? "upstream closed before responding" : err);
+      co_return x;
+    }
+  }
+  x.error = "upstream stream closed while sending";
+  co_return x;
+}
+
+asio::awaitable<Exchanged> exchangeH2(Waypoint::Upstream& up, const Waypoint::Outbound& req) {
+  using State = http::H2Client::State;
+  Exchanged x;
+  http::H2ClientRequest r;
+  r.method = req.method;
+  r.authority = req.authority;
+  r.path = req.target;
+  r.headers = &req.headers;
+  r.body = req.body;
+  if (!up.h2->start(r)) {
+    x.sent = false;
+    x.error = up.h2->error().empty() ? "upstream session cannot take a request" : up.h2->error();
+    co_return x;
+  }
+  auto st = co_await up.h2->next(up.body);
+  x.heard = up.h2->heard();
+  x.refused = up.h2->refused();
+  if (st == State::kHead) {
+    x.head = true;
+    // Ended at its head (trailers-only, or a bodiless answer) when the next step needs no I/O.
+    up.done = up.h2->complete();
+    co_return x;
+  }
+  x.error = up.h2->error();
+  co_return x;
+}
+
+}  // namespace
+
 asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
-    Downstream& d, const upstream::Endpoint& ep, const upstream::PoolLimits& limits, const std::string& request_bytes,
-    bool head_request, Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
+    Downstream& d, const upstream::Endpoint& ep, const upstream::PoolLimits& limits, const Outbound& req,
+    Clock::time_point deadline, route::AttemptOutcome& outcome, std::string& detail) {
+  using F = route::AttemptOutcome::Failure;
   Worker& w = *workers_[d.worker];
   outcome = {};
-  auto method = std::string_view(request_bytes).substr(0, request_bytes.find(' '));
+  const auto& method = req.method;
   bool idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
                     method == "DELETE" || method == "TRACE";
-  // A reused keep-alive stream the upstream closed meanwhile gives nothing
-  // back: then once more on a fresh stream.
+  // A reused stream the upstream closed meanwhile gives nothing back: then
+  // once more on a fresh stream.
   for (int round = 0; round < 2; ++round) {
     std::string error;
-    unsigned uses = 0;
-    auto stream = co_await openStream(w, ep, limits, until(deadline), error, uses);
-    bool reused = uses > 0;
-    if (!stream) {
-      outcome.failure = Clock::now() >= deadline ? route::AttemptOutcome::Failure::kPerTryTimeout
-                                                 : route::AttemptOutcome::Failure::kConnectFailure;
+    auto conn = co_await openStream(w, ep, limits, until(deadline), error, req.http2);
+    bool reused = conn.uses > 0;
+    if (!conn.stream) {
+      outcome.failure = Clock::now() >= deadline ? F::kPerTryTimeout : F::kConnectFailure;
       detail = error;
       co_return nullptr;
     }
-    StreamDeadline guard(stream, deadline);
+    StreamDeadline guard(conn.stream, deadline);
     auto up = std::make_unique<Upstream>();
-    up->stream = stream;
+    up->stream = conn.stream;
     up->endpoint = ep;
-    up->uses = uses + 1;
-    up->reader = std::make_unique<http::H1ResponseReader>(head_request, config_.limits.max_header_bytes);
-    bool sent = co_await writeAll(*stream, request_bytes);
-    bool got_bytes = false;
-    for (int reads = 0; sent; ++reads) {  // bounded by the deadline, which resets the stream
-      std::string err;
-      std::size_t n = co_await readSome(*stream, up->in, err);
-      auto st = n == 0 ? up->reader->finish(up->body) : up->reader->feed(up->in, up->body);
-      got_bytes = got_bytes || n > 0;
-      if ((st == http::H1ResponseReader::State::kHead || st == http::H1ResponseReader::State::kDone) &&
-          up->reader->head().status == 101) {
-        // We strip Upgrade from requests: a protocol switch is an upstream error.
-        st = http::H1ResponseReader::State::kError;
-        n = 1;
-        err = "upstream switched protocols (101) unasked";
-      }
-      if (st == http::H1ResponseReader::State::kHead || st == http::H1ResponseReader::State::kDone) {
-        outcome.status = up->reader->head().status;
-        auto grpc = up->reader->head().header("grpc-status");
-        if (!grpc.empty() && grpc.find_first_not_of("0123456789") == std::string::npos && grpc.size() < 4) {
-          outcome.grpc_status = std::stoi(grpc);
-        }
-        if (st == http::H1ResponseReader::State::kDone) up->done = true;
-        co_return up;
-      }
-      if (st == http::H1ResponseReader::State::kError || n == 0) {
-        if (guard.expired()) {
-          outcome.failure = route::AttemptOutcome::Failure::kPerTryTimeout;
-          detail = "no response within the timeout";
-        } else {
-          outcome.failure = route::AttemptOutcome::Failure::kReset;
-          detail = !up->reader->error().empty() && n != 0
-                       ? up->reader->error()
-                       : (err.empty() ? "upstream closed before responding" : err);
-        }
-        break;
-      }
+    up->uses = conn.uses + 1;
+    Exchanged x;
+    if (req.http2) {
+      http::H2ClientLimits h2_limits;
+      h2_limits.max_header_bytes = config_.limits.max_header_bytes;
+      h2_limits.max_headers = config_.limits.max_headers;
+      up->h2 = conn.h2 ? std::move(conn.h2) : std::make_unique<http::H2Client>(transportOver(conn.stream), h2_limits);
+      x = co_await exchangeH2(*up, req);
+    } else {
+      up->reader = std::make_unique<http::H1ResponseReader>(method == "HEAD", config_.limits.max_header_bytes);
+      x = co_await exchangeH1(*up, req);
     }
-    if (!sent) {
-      outcome.failure = guard.expired() ? route::AttemptOutcome::Failure::kPerTryTimeout
-                                        : route::AttemptOutcome::Failure::kReset;
-      detail = guard.expired() ? "no response within the timeout" : "upstream stream closed while sending";
+    if (x.head) {
+      const auto& head = up->head();
+      outcome.status = head.status;
+      outcome.grpc_status = route::grpcStatusValue(head.header("grpc-status"));
+      co_return up;
     }
-    stream->reset();
-    // Sent again unasked only when that is safe to repeat (RFC 9110 9.2.2).
-    if (reused && !got_bytes && !guard.expired() && idempotent) continue;
+    if (guard.expired()) {
+      outcome.failure = F::kPerTryTimeout;
+      detail = "no response within the timeout";
+    } else {
+      outcome.failure = x.refused ? F::kRefusedStream : F::kReset;
+      detail = x.error;
+    }
+    conn.stream->reset();
+    // Sent again unasked only when that is safe to repeat (RFC 9110 9.2.2;
+    // a refused HTTP/2 stream was never processed, RFC 9113 8.7).
+    if (reused && !guard.expired() && (x.refused || (!x.heard && idempotent))) continue;
     co_return nullptr;
   }
   co_return nullptr;
 }
 
-void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, std::string method,
-                      std::string target, std::vector<route::Header> headers, std::string body) {
+void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, const Outbound& req,
+                      bool client_http2) {
   static auto logger = log::scope("waypoint.mirror");
   uint16_t port = dest.port() != 0 ? static_cast<uint16_t>(dest.port()) : d.port;
   Worker& w = *workers_[d.worker];
@@ -265,25 +352,30 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
       return;
     }
   }
+  auto shadow = std::make_shared<Outbound>(req);
   // Envoy marks a shadow request's authority with "-shadow".
-  for (auto& h : headers) {
-    if (h.name != "host") continue;
-    auto colon = h.value.rfind(':');
-    bool has_port = colon != std::string::npos && h.value.find(']', colon) == std::string::npos;
+  auto mark = [](std::string& host) {
+    auto colon = host.rfind(':');
+    bool has_port = colon != std::string::npos && host.find(']', colon) == std::string::npos;
     if (has_port) {
-      h.value.insert(colon, "-shadow");
+      host.insert(colon, "-shadow");
     } else {
-      h.value += "-shadow";
+      host += "-shadow";
     }
+  };
+  for (auto& h : shadow->headers) {
+    if (h.name == "host") mark(h.value);
   }
-  auto bytes = std::make_shared<std::string>(http::serializeRequest(method, target, headers, body));
+  mark(shadow->authority);
+  ambit::route::v1::TrafficPolicy no_policy;
+  const auto* tp = policyFor(*d.routes, dest.host(), dest.subset());
+  prepare(*shadow, route::upstreamHttp2(targets->protocol, tp ? *tp : no_policy, client_http2));
   auto ep = eps[*idx];
   auto copy = std::make_shared<Downstream>(d);
-  bool head = method == "HEAD";
   ++w.mirrors;
   asio::co_spawn(
       service_.workers().context(d.worker),
-      [this, copy, ep, bytes, head, limits, cluster, slot = std::move(request_slot)]() mutable -> asio::awaitable<void> {
+      [this, copy, ep, shadow, limits, cluster, slot = std::move(request_slot)]() mutable -> asio::awaitable<void> {
         Worker& w = *workers_[copy->worker];
         struct InFlight {
           std::size_t& n;
@@ -298,7 +390,7 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
         }
         route::AttemptOutcome outcome;
         std::string detail;
-        auto up = co_await attempt(*copy, ep, limits, *bytes, head, deadline, outcome, detail);
+        auto up = co_await attempt(*copy, ep, limits, *shadow, deadline, outcome, detail);
         if (!up) {
           log::debug(*logger, "mirror_failed", "endpoint", endpointKey(ep), "error", detail);
           co_return;
@@ -309,8 +401,8 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
           up->body.clear();
           if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) break;
         }
-        if (up->done && up->reader->head().keep_alive && up->in.empty() && !guard.expired()) {
-          releaseStream(w, ep, up->stream, up->uses, limits);
+        if (up->reusable() && !guard.expired()) {
+          releaseStream(w, *up, limits);
         } else {
           up->stream->reset();
         }

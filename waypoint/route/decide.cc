@@ -3,6 +3,7 @@
 #include "common/base/ascii.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace ambit::waypoint::route {
@@ -171,6 +172,72 @@ std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatc
   std::string loc = s + "://" + host + p;
   if (!query.empty() && redirect.path().find('?') == std::string::npos) loc += "?" + std::string(query);
   return loc;
+}
+
+bool upstreamHttp2(istio::workload::AppProtocol port, const rv1::TrafficPolicy& policy, bool client_http2) {
+  using istio::workload::AppProtocol;
+  if (port == AppProtocol::HTTP2 || port == AppProtocol::GRPC) return true;
+  if (policy.use_client_protocol()) return client_http2;
+  if (policy.h2_upgrade() == rv1::TrafficPolicy::H2_UPGRADE) return true;
+  if (port == AppProtocol::UNKNOWN) return client_http2;
+  return false;
+}
+
+bool isGrpc(std::string_view content_type) {
+  constexpr std::string_view kGrpc = "application/grpc";
+  if (content_type.size() < kGrpc.size()) return false;
+  for (std::size_t i = 0; i < kGrpc.size(); ++i) {
+    char c = content_type[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kGrpc[i]) return false;
+  }
+  if (content_type.size() == kGrpc.size()) return true;
+  char next = content_type[kGrpc.size()];
+  return next == '+' || next == ';';
+}
+
+int grpcStatusForHttp(int status) {
+  switch (status) {
+    case 400:
+      return 13;  // INTERNAL
+    case 401:
+      return 16;  // UNAUTHENTICATED
+    case 403:
+      return 7;  // PERMISSION_DENIED
+    case 404:
+      return 12;  // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14;  // UNAVAILABLE
+    default:
+      return 2;  // UNKNOWN
+  }
+}
+
+int grpcStatusValue(std::string_view value) {
+  int v = -1;
+  if (value.empty() || value.size() > 3) return -1;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  return ec == std::errc() && end == value.data() + value.size() && v >= 0 ? v : -1;
+}
+
+std::string grpcMessage(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c > 0x7e || c == '%') {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 }  // namespace ambit::waypoint::route

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ambit/route/v1/route.pb.h"
+#include "istio/workload/workload.pb.h"
 #include "waypoint/route/match.h"
 
 namespace ambit::waypoint::route {
@@ -63,5 +64,25 @@ std::string rewritePath(const rv1::Rewrite& rewrite, const rv1::RouteMatch* matc
 // The Location of a redirect, from what the request had.
 std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatch* matched, std::string_view scheme,
                              std::string_view authority, std::string_view path, std::string_view query);
+
+// Whether a request goes upstream as HTTP/2 (else HTTP/1.1), as Istio sets
+// its clusters: always for a port declared http2 or grpc; as the client spoke
+// with useClientProtocol or on an undeclared port; with h2UpgradePolicy
+// UPGRADE; else HTTP/1.1 (DO_NOT_UPGRADE, the default).
+bool upstreamHttp2(istio::workload::AppProtocol port, const rv1::TrafficPolicy& policy, bool client_http2);
+
+// A gRPC request: content-type application/grpc, or application/grpc+<codec>
+// or ;<params> (not grpc-web).
+bool isGrpc(std::string_view content_type);
+
+// The gRPC status of a local reply with this HTTP status (the gRPC spec's
+// HTTP-to-gRPC table, as Envoy maps its local replies to gRPC callers).
+int grpcStatusForHttp(int status);
+
+// A grpc-status value (0-999), or -1 when absent or malformed.
+int grpcStatusValue(std::string_view value);
+
+// grpc-message's percent-encoding (bytes outside 0x20-0x7e, and '%').
+std::string grpcMessage(std::string_view text);
 
 }  // namespace ambit::waypoint::route
