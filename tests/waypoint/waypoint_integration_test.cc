@@ -17,8 +17,13 @@
 #include <thread>
 
 #include <gmock/gmock.h>
+#include <grpcpp/create_channel_posix.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "istio/security/ca.grpc.pb.h"
 
 #include "tests/support/http_server.h"
 #include "tests/support/mesh.h"
@@ -180,8 +185,78 @@ spec:
   rules:
   - from: [{source: {principals: ["cluster.local/ns/demo/sa/client"]}}]
     to: [{operation: {ports: ["9092"], paths: ["/x"]}}]
+---
+# gRPC through the waypoint: a port declared grpc goes upstream as HTTP/2.
+apiVersion: v1
+kind: Service
+metadata: {name: grpc-echo, namespace: demo, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  clusterIP: )" + ip(0, 23) + R"(
+  selector: {app: reviews, version: v1}
+  ports:
+  - {name: rpc, port: 9500, targetPort: 9500, appProtocol: grpc}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: grpc-deny, namespace: demo}
+spec:
+  targetRefs: [{kind: Service, group: "", name: grpc-echo}]
+  action: DENY
+  rules:
+  - to: [{operation: {paths: ["/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources"]}}]
 )";
 }
+
+// A real gRPC server (grpc++) as the backend: a unary call (the CA API's
+// CreateCertificate: "fail" is answered NOT_FOUND, anything else echoed with
+// a trailing x-trailer) and a streaming one (ADS: three answers for each
+// request read, once the client is done sending).
+class GrpcBackend {
+ public:
+  explicit GrpcBackend(const std::string& address) {
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&ca_);
+    b.RegisterService(&ads_);
+    server_ = b.BuildAndStart();
+    if (!server_ || port == 0) throw std::runtime_error("gRPC server could not bind " + address);
+  }
+  ~GrpcBackend() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2)); }
+
+ private:
+  struct Ca final : istio::v1::auth::IstioCertificateService::Service {
+    grpc::Status CreateCertificate(grpc::ServerContext* ctx, const istio::v1::auth::IstioCertificateRequest* req,
+                                   istio::v1::auth::IstioCertificateResponse* resp) override {
+      if (req->csr() == "fail") return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such thing");
+      resp->add_cert_chain("echo:" + req->csr());
+      ctx->AddTrailingMetadata("x-trailer", "yes");
+      return grpc::Status::OK;
+    }
+  };
+  struct Ads final : envoy::service::discovery::v3::AggregatedDiscoveryService::Service {
+    grpc::Status StreamAggregatedResources(
+        grpc::ServerContext*,
+        grpc::ServerReaderWriter<envoy::service::discovery::v3::DiscoveryResponse,
+                                 envoy::service::discovery::v3::DiscoveryRequest>* stream) override {
+      std::vector<std::string> types;
+      envoy::service::discovery::v3::DiscoveryRequest req;
+      for (int i = 0; i < 100 && stream->Read(&req); ++i) types.push_back(req.type_url());
+      for (const auto& t : types) {
+        for (int v = 1; v <= 3; ++v) {
+          envoy::service::discovery::v3::DiscoveryResponse resp;
+          resp.set_type_url(t);
+          resp.set_version_info(std::to_string(v));
+          if (!stream->Write(resp)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+        }
+      }
+      return grpc::Status::OK;
+    }
+  };
+  Ca ca_;
+  Ads ads_;
+  std::unique_ptr<grpc::Server> server_;
+};
 
 class WaypointIntegrationTest : public ::testing::Test {
  protected:
@@ -738,6 +813,100 @@ TEST_F(WaypointIntegrationTest, TracesAreContinuedAndSpansExported) {
   EXPECT_GT(span["duration"].get<uint64_t>(), 0u);
   // The unsampled request came first: had it made a span, it would be here by now.
   EXPECT_EQ(std::count(trace_ids.begin(), trace_ids.end(), unsampled_trace), 0);
+}
+
+TEST_F(WaypointIntegrationTest, GrpcCallsCrossTheWaypointOverHttp2) {
+  GrpcBackend backend(ip(2, 11) + ":9500");
+  auto c = socksConnect(ip(1, 10), a_.socks, ip(0, 23), 9500);
+  ASSERT_EQ(c.reply, 0) << a_.proc->output();
+  // gRPC takes a descriptor of its own (and closes it); the test's closes at the end.
+  auto channel = grpc::CreateInsecureChannelFromFd("grpc-echo.demo.svc.cluster.local:9500", ::dup(c.fd.get()));
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(10); };
+
+  // A unary call; the backend's trailing metadata comes back in the trailers.
+  auto ca = istio::v1::auth::IstioCertificateService::NewStub(channel);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    istio::v1::auth::IstioCertificateRequest req;
+    req.set_csr("hello");
+    istio::v1::auth::IstioCertificateResponse resp;
+    auto st = ca->CreateCertificate(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << "\n" << output();
+    ASSERT_EQ(resp.cert_chain_size(), 1);
+    EXPECT_EQ(resp.cert_chain(0), "echo:hello");
+    auto trailers = ctx.GetServerTrailingMetadata();
+    auto it = trailers.find("x-trailer");
+    ASSERT_NE(it, trailers.end());
+    EXPECT_EQ(std::string(it->second.data(), it->second.size()), "yes");
+  }
+  // The backend's error, trailers-only.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    istio::v1::auth::IstioCertificateRequest req;
+    req.set_csr("fail");
+    istio::v1::auth::IstioCertificateResponse resp;
+    auto st = ca->CreateCertificate(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+    EXPECT_EQ(st.error_message(), "no such thing");
+  }
+  // A streaming answer: three messages per request, then the status.
+  auto ads = envoy::service::discovery::v3::AggregatedDiscoveryService::NewStub(channel);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    auto stream = ads->StreamAggregatedResources(&ctx);
+    for (const char* type : {"type.a", "type.b"}) {
+      envoy::service::discovery::v3::DiscoveryRequest req;
+      req.set_type_url(type);
+      ASSERT_TRUE(stream->Write(req));
+    }
+    ASSERT_TRUE(stream->WritesDone());
+    std::vector<std::string> got;
+    envoy::service::discovery::v3::DiscoveryResponse resp;
+    for (int i = 0; i < 20 && stream->Read(&resp); ++i) got.push_back(resp.type_url() + "@" + resp.version_info());
+    auto st = stream->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message() << "\n" << output();
+    EXPECT_EQ(got, (std::vector<std::string>{"type.a@1", "type.a@2", "type.a@3", "type.b@1", "type.b@2",
+                                             "type.b@3"}));
+  }
+  // Denied by the waypoint's own policy: a gRPC caller gets PERMISSION_DENIED.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    auto stream = ads->DeltaAggregatedResources(&ctx);
+    stream->WritesDone();
+    envoy::service::discovery::v3::DeltaDiscoveryResponse resp;
+    EXPECT_FALSE(stream->Read(&resp));
+    auto st = stream->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+    EXPECT_EQ(st.error_message(), "RBAC: access denied");
+  }
+  // An HTTP/1.1 client to the same port: its request goes upstream as
+  // HTTP/2 all the same (the port is declared grpc), and the answer comes
+  // back chunked (trailers are not passed to HTTP/1.1 clients).
+  {
+    auto h1 = socksConnect(ip(1, 10), a_.socks, ip(0, 23), 9500);
+    ASSERT_EQ(h1.reply, 0);
+    // A gRPC frame: not compressed, 4 bytes of length, IstioCertificateRequest{csr: "hi"}.
+    const std::string message("\x0a\x02hi", 4);
+    std::string frame("\0\0\0\0", 4);
+    frame += static_cast<char>(message.size());
+    frame += message;
+    auto r = httpExchange(h1.fd.get(), "POST", "/istio.v1.auth.IstioCertificateService/CreateCertificate",
+                          {{"host", "grpc-echo:9500"}, {"content-type", "application/grpc"}, {"te", "trailers"}},
+                          frame);
+    EXPECT_EQ(r.status, 200) << output();
+    EXPECT_EQ(r.header("content-type"), "application/grpc");
+    EXPECT_THAT(r.body, HasSubstr("echo:hi"));
+  }
+  // Istio's gRPC labels on the request metrics.
+  auto metrics = httpGet(w_.stats, "/stats/prometheus");
+  EXPECT_THAT(metrics, HasSubstr("request_protocol=\"grpc\""));
+  for (const char* status : {"0", "5", "7"}) {
+    EXPECT_THAT(metrics, HasSubstr(std::string("grpc_response_status=\"") + status + "\""));
+  }
 }
 
 }  // namespace

@@ -470,9 +470,19 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   std::vector<route::Header> headers;
   headers.reserve(req.headers.size() + 4);
   auto request_options = connectionOptions(req.headers);
+  bool te_trailers = false;
   for (auto& h : req.headers) {
-    if (h.name != "expect" && forwardable(h.name, request_options)) headers.push_back(std::move(h));
+    if (h.name == "te") {
+      anyListItem(h.value, [&](std::string_view token) {
+        te_trailers = te_trailers || equalsIgnoreCase(token, "trailers");
+        return te_trailers;
+      });
+    } else if (h.name != "expect" && forwardable(h.name, request_options)) {
+      headers.push_back(std::move(h));
+    }
   }
+  // TE is hop-by-hop, but "trailers" passes (as Envoy): gRPC servers refuse a request without it.
+  if (te_trailers) headers.push_back({"te", "trailers"});
   std::string path = target->path;
   if (r != nullptr) {
     route::applyHeaderOps(r->request_headers(), headers);
