@@ -216,7 +216,7 @@ spec:
   trafficPolicy:
     connectionPool:
       tcp: {maxConnections: 10, idleTimeout: 90s}
-      http: {http1MaxPendingRequests: 5, maxRetries: 2}
+      http: {http1MaxPendingRequests: 5, maxRetries: 2, h2UpgradePolicy: UPGRADE, useClientProtocol: true}
     outlierDetection: {consecutive5xxErrors: 3, interval: 10s, baseEjectionTime: 30s}
     loadBalancer: {simple: LEAST_REQUEST}
     retryBudget: {percent: 25.5}
@@ -228,6 +228,8 @@ spec:
   EXPECT_EQ(dr.traffic_policy->max_connections, 10);
   EXPECT_EQ(dr.traffic_policy->http1_max_pending_requests, 5);
   EXPECT_EQ(dr.traffic_policy->tcp_idle_timeout, std::chrono::milliseconds(90000));
+  EXPECT_EQ(dr.traffic_policy->h2_upgrade_policy, "UPGRADE");
+  EXPECT_TRUE(dr.traffic_policy->use_client_protocol);
   EXPECT_TRUE(dr.traffic_policy->has_retry_budget);
   EXPECT_EQ(dr.traffic_policy->retry_budget_percent, 25.5);
   EXPECT_EQ(dr.traffic_policy->min_retry_concurrency, std::nullopt);

@@ -368,12 +368,12 @@ spec:
   host: "*.shop.svc.cluster.local"
   trafficPolicy:
     loadBalancer: {simple: RANDOM}
-    connectionPool: {tcp: {maxConnections: 10, idleTimeout: 0s}}
+    connectionPool: {tcp: {maxConnections: 10, idleTimeout: 0s}, http: {h2UpgradePolicy: UPGRADE}}
     retryBudget: {minRetryConcurrency: 5}
   subsets:
   - name: v2
     labels: {version: v2}
-    trafficPolicy: {connectionPool: {http: {http2MaxRequests: 50}}}
+    trafficPolicy: {connectionPool: {http: {http2MaxRequests: 50, useClientProtocol: true}}}
   - name: v3
     labels: {version: v3}
     trafficPolicy: {retryBudget: {percent: 50}}
@@ -394,6 +394,12 @@ spec:
   EXPECT_EQ(cfg.subsets(1).policy().retry_budget().min_retry_concurrency(), 3u);
   EXPECT_EQ(cfg.subsets(0).policy().retry_budget().min_retry_concurrency(), 5u);  // inherited
   EXPECT_EQ(cfg.policy().tcp_idle_timeout_ms(), UINT32_MAX) << "Istio's idleTimeout: 0s turns it off";
+  // The upstream HTTP version settings go with the connection pool section.
+  EXPECT_EQ(cfg.policy().h2_upgrade(), rt::TrafficPolicy::H2_UPGRADE);
+  EXPECT_FALSE(cfg.policy().use_client_protocol());
+  EXPECT_EQ(cfg.subsets(0).policy().h2_upgrade(), rt::TrafficPolicy::H2_DEFAULT);
+  EXPECT_TRUE(cfg.subsets(0).policy().use_client_protocol());
+  EXPECT_EQ(cfg.subsets(1).policy().h2_upgrade(), rt::TrafficPolicy::H2_UPGRADE);  // inherited
 }
 
 TEST(RoutesTest, CrossNamespaceBackendNeedsReferenceGrant) {
