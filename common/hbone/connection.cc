@@ -210,8 +210,20 @@ struct Connection::Callbacks {
     return 0;
   }
 
+  static int onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+    self(user_data).flood_.sent(*frame);
+    return 0;
+  }
+
   static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& c = self(user_data);
+    if (!c.flood_.received(*frame)) {
+      // Ends the session: mem_recv fails, and the read loop sends GOAWAY and closes.
+      log::info(*hboneLog(), "h2_flood", "reason", c.flood_.why());
+      if (c.close_reason_.empty()) c.close_reason_ = c.flood_.why();
+      nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       c.goaway_ = true;
       return 0;

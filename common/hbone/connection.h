@@ -16,7 +16,8 @@
 // Abuse limits (hardening.md 1-2): advertised stream/connection windows,
 // frame size, concurrent streams and header list size; a count and size cap
 // on each header block; nghttp2's own caps on stream resets (rapid reset),
-// CONTINUATION frames and queued PING/SETTINGS acks, each of which ends the
+// CONTINUATION frames and queued PING/SETTINGS acks, and Envoy's caps on
+// WINDOW_UPDATE and PRIORITY frames (flood.h), each of which ends the
 // connection with GOAWAY; keepalive PINGs and a silence deadline.
 #pragma once
 
@@ -35,6 +36,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/base/result.h"
+#include "common/hbone/flood.h"
 #include "common/runtime/event.h"
 
 struct nghttp2_session;
@@ -220,6 +222,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool goaway_ = false;  // sent or received
   std::string close_reason_;
+  FloodGuard flood_;  // WINDOW_UPDATE and PRIORITY floods
   std::chrono::steady_clock::time_point last_activity_;
   std::chrono::steady_clock::time_point last_heard_;
   std::chrono::system_clock::time_point certs_expire_ = std::chrono::system_clock::time_point::max();

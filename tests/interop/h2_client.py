@@ -198,5 +198,8 @@ scenarios = {
     "continuation_flood": scenario_continuation_flood,
     "ping_flood": lambda: scenario_flood(frame(0x6, 0x0, 0, b"12345678"), 3000),  # ~50 MB
     "settings_flood": lambda: scenario_flood(frame(0x4, 0x0, 0, b""), 5000),
+    # Frames that ask for no answer: a cap must end them (Envoy's formulas).
+    "window_update_flood": lambda: scenario_flood(frame(0x8, 0x0, 0, (1).to_bytes(4, "big")), 5),
+    "priority_flood": lambda: scenario_flood(frame(0x2, 0x0, 3, (0).to_bytes(4, "big") + bytes([15])), 5),
 }
 scenarios[args.scenario]()

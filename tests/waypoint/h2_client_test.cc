@@ -60,6 +60,7 @@ struct Exchange {
   std::vector<route::Header> trailers;
   std::string error;
   std::vector<State> states;
+  bool complete_at_head = false;  // complete() right after kHead
 };
 
 asio::awaitable<Exchange> fetch(H2Client& c, std::string_view path, std::string_view body,
@@ -79,7 +80,10 @@ asio::awaitable<Exchange> fetch(H2Client& c, std::string_view path, std::string_
   for (int i = 0; i < 100000; ++i) {
     x.last = co_await c.next(x.body);
     x.states.push_back(x.last);
-    if (x.last == State::kHead) x.head = c.head();
+    if (x.last == State::kHead) {
+      x.head = c.head();
+      x.complete_at_head = c.complete();
+    }
     if (x.last == State::kDone || x.last == State::kError) break;
   }
   x.trailers = c.trailers();
@@ -93,8 +97,7 @@ struct Harness {
   std::shared_ptr<Half> down = std::make_shared<Half>(io.get_executor());  // server -> client
   std::unique_ptr<H2Client> client;
 
-  explicit Harness(H2Server::Handler handler, H2ClientLimits limits = {}) {
-    H2ServerLimits sl;
+  explicit Harness(H2Server::Handler handler, H2ClientLimits limits = {}, H2ServerLimits sl = {}) {
     sl.max_body_bytes = 8u << 20;
     sl.max_session_body_bytes = 8u << 20;
     auto server = H2Server::create(io.get_executor(), sl, end(up, down), std::move(handler), "");
@@ -201,6 +204,7 @@ TEST(H2ClientTest, ATrailersOnlyAnswerEndsAtItsHead) {
   h.run([&]() -> asio::awaitable<void> { x = co_await fetch(*h.client, "/pkg.Svc/Missing", "", none); });
   ASSERT_EQ(x.last, State::kDone) << x.error;
   EXPECT_EQ(x.states, (std::vector<State>{State::kHead, State::kDone}));
+  EXPECT_TRUE(x.complete_at_head) << "the waypoint ends the client's response with its head on this";
   EXPECT_EQ(x.head.header("grpc-status"), "5");
   EXPECT_TRUE(x.body.empty());
   EXPECT_TRUE(h.client->reusable());
@@ -214,6 +218,27 @@ TEST(H2ClientTest, AResetStreamIsAnErrorAndTheSessionIsNotReused) {
   EXPECT_EQ(x.last, State::kError);
   EXPECT_NE(x.error.find("reset the stream"), std::string::npos) << x.error;
   EXPECT_TRUE(h.client->heard());
+  EXPECT_FALSE(h.client->reusable());
+}
+
+TEST(H2ClientTest, ARefusedStreamIsSaidToBeSafeToSendAgain) {
+  // A server that takes no stream at all refuses each with REFUSED_STREAM.
+  H2ServerLimits none;
+  none.max_concurrent_streams = 0;
+  bool called = false;
+  Harness h(
+      [&](std::shared_ptr<H2Exchange>) -> asio::awaitable<void> {
+        called = true;
+        co_return;
+      },
+      {}, none);
+  std::vector<route::Header> no_fields;
+  Exchange x;
+  h.run([&]() -> asio::awaitable<void> { x = co_await fetch(*h.client, "/", "body", no_fields); });
+  EXPECT_EQ(x.last, State::kError);
+  EXPECT_TRUE(h.client->refused()) << x.error;
+  EXPECT_EQ(x.error, "upstream refused the stream");
+  EXPECT_FALSE(called);
   EXPECT_FALSE(h.client->reusable());
 }
 

@@ -16,7 +16,7 @@ namespace ambit::waypoint::http {
 namespace {
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-constexpr uint8_t kData = 0, kHeaders = 1, kRst = 3, kSettings = 4, kGoaway = 7;
+constexpr uint8_t kData = 0, kHeaders = 1, kPriority = 2, kRst = 3, kSettings = 4, kGoaway = 7, kWindowUpdate = 8;
 constexpr uint8_t kEndStream = 1, kEndHeaders = 4;
 // HPACK: :method GET, :path /, :scheme http (static table), :authority "a" (literal).
 constexpr std::string_view kGetBlock = "\x82\x84\x86\x01\x01" "a";
@@ -135,6 +135,42 @@ TEST(H2ServerTest, AnEmptyDataFloodEndsTheSession) {
   EXPECT_TRUE(r.ended);
   EXPECT_TRUE(goawayWith(r.output, 11 /* ENHANCE_YOUR_CALM */)) << r.reason;
   EXPECT_EQ(calls, 0);
+}
+
+TEST(H2ServerTest, WindowUpdateAndPriorityFloodsEndTheSession) {
+  // A request answered with one DATA frame allows 5 + 2 * (1 + 10) = 27 WINDOW_UPDATEs; a peer sending
+  // 200 acknowledges far more than it was sent. PRIORITY: 10 + 100 per stream opened.
+  const std::string increment("\0\0\0\1", 4);
+  const std::string priority("\0\0\0\0\x0f", 5);
+  struct Case {
+    std::string frames;
+    const char* reason;
+  } cases[] = {
+      {frame(kWindowUpdate, 0, 0, increment), "WINDOW_UPDATE flood"},
+      {frame(kPriority, 0, 3, priority), "PRIORITY flood"},
+  };
+  for (const auto& c : cases) {
+    std::string input = preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, kGetBlock);
+    for (int i = 0; i < 200; ++i) input += c.frames;
+    auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+      std::vector<route::Header> none;
+      x->respond(200, none, true);
+      co_await x->write("reply");
+      x->end();
+    });
+    EXPECT_TRUE(r.ended);
+    EXPECT_EQ(r.reason, c.reason);
+    EXPECT_TRUE(goawayWith(r.output, 11 /* ENHANCE_YOUR_CALM */)) << r.reason;
+  }
+  // Within the caps: a few of each are fine.
+  std::string input = preface() + frame(kHeaders, kEndHeaders | kEndStream, 1, kGetBlock) +
+                      frame(kWindowUpdate, 0, 0, increment) + frame(kPriority, 0, 3, priority);
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    std::vector<route::Header> none;
+    x->respond(200, none, false);
+    co_return;
+  });
+  EXPECT_FALSE(goawayWith(r.output, 11)) << r.reason;
 }
 
 TEST(H2ServerTest, RapidResetEndsTheSessionAndHandlersStayBounded) {

@@ -200,11 +200,13 @@ TEST(UpstreamHttp2Test, PortProtocolThenThePolicyThenTheClient) {
     bool want;
   } cases[] = {
       {AppProtocol::GRPC, &none, false, true},     {AppProtocol::HTTP2, &keep, false, true},
-      {AppProtocol::GRPC, &client, false, true},   {AppProtocol::HTTP11, &none, true, false},
+      {AppProtocol::GRPC, &upgrade, false, true},  {AppProtocol::HTTP11, &none, true, false},
       {AppProtocol::HTTP11, &keep, true, false},   {AppProtocol::HTTP11, &upgrade, false, true},
       {AppProtocol::HTTP11, &client, true, true},  {AppProtocol::HTTP11, &client, false, false},
       {AppProtocol::UNKNOWN, &none, true, true},   {AppProtocol::UNKNOWN, &none, false, false},
-      {AppProtocol::UNKNOWN, &upgrade, false, true},
+      // useClientProtocol wins over a declared port; a sniffed port is never upgraded.
+      {AppProtocol::GRPC, &client, false, false},  {AppProtocol::GRPC, &client, true, true},
+      {AppProtocol::UNKNOWN, &upgrade, false, false},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(upstreamHttp2(c.port, *c.policy, c.client_h2), c.want)

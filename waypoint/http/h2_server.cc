@@ -199,6 +199,11 @@ struct H2Server::Callbacks {
 
   static int onFrameRecv(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     auto& s = self(user_data);
+    if (!s.flood_.received(*frame)) {
+      s.end_reason_ = s.flood_.why();
+      nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+      return 0;
+    }
     if (frame->hd.type == NGHTTP2_DATA) {
       // Padding is no payload: a frame of padding alone counts as empty.
       if (frame->hd.length == frame->data.padlen && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -247,7 +252,8 @@ struct H2Server::Callbacks {
   // A response that ended while the client still sends: reset with NO_ERROR
   // now that the END_STREAM is out (a reset submitted with the response would
   // overtake its DATA).
-  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* /*user_data*/) {
+  static int onFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
+    self(user_data).flood_.sent(*frame);
     if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
         !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
       return 0;

@@ -13,7 +13,8 @@
 // count (the request is answered 431); body size (413); nghttp2's caps on
 // stream resets (rapid reset), CONTINUATION frames and queued PING/SETTINGS
 // acks, each of which ends the session with GOAWAY; a cap on consecutive
-// empty DATA frames; handlers still running for reset streams count against
+// empty DATA frames, and Envoy's on WINDOW_UPDATE and PRIORITY frames
+// (common/hbone/flood.h); handlers still running for reset streams count against
 // a cap (new streams are refused beyond it); request bodies buffered across
 // the connection are capped (503); a request must be whole within
 // request_timeout, a response the client takes nothing of for stall_timeout
@@ -39,6 +40,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/hbone/flood.h"
 #include "common/runtime/event.h"
 #include "waypoint/http/h1_request.h"
 #include "waypoint/http/h2_transport.h"
@@ -165,6 +167,7 @@ class H2Server : public std::enable_shared_from_this<H2Server> {
   std::size_t handlers_ = 0;
   std::size_t body_bytes_ = 0;  // buffered request bodies (max_session_body_bytes)
   uint32_t empty_data_ = 0;
+  hbone::FloodGuard flood_;  // WINDOW_UPDATE and PRIORITY floods
   runtime::Event want_write_;
   runtime::Event handlers_done_;
   asio::steady_timer tick_;

@@ -350,9 +350,10 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (grpc && pending.status >= 400) {
       // As Envoy answers a gRPC caller: 200, trailers-only, the status in grpc-status.
       grpc_status = route::grpcStatusForHttp(pending.status);
+      std::erase_if(pending.extra, [](const route::Header& h) { return h.name == "content-type"; });
       pending.extra.push_back({"content-type", "application/grpc"});
       pending.extra.push_back({"grpc-status", std::to_string(grpc_status)});
-      pending.extra.push_back({"grpc-message", route::grpcMessage(pending.body)});
+      if (!pending.body.empty()) pending.extra.push_back({"grpc-message", route::grpcMessage(pending.body)});
       pending.status = 200;
       pending.body.clear();
     }
@@ -642,8 +643,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     co_return co_await send();
   }
 
-  // 7. The response, streamed back.
+  // 7. The response, streamed back. (`head` lives in `up` until the stream is released.)
   const auto& head = up->head();
+  const int status = head.status;
   grpc_status = outcome.grpc_status;
   std::vector<route::Header> out;
   out.reserve(head.headers.size() + 2);
@@ -703,10 +705,10 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   if (!up_ok) {
     // The head is out: the client can only learn of the failure by the reset.
     resp.abort();
-    finish(head.status, Flag::kUpstreamReset, response_bytes, route_name, detail);
+    finish(status, Flag::kUpstreamReset, response_bytes, route_name, detail);
     co_return false;
   }
-  finish(head.status, down_ok ? Flag::kNone : Flag::kDownstreamReset, response_bytes, route_name, "");
+  finish(status, down_ok ? Flag::kNone : Flag::kDownstreamReset, response_bytes, route_name, "");
   co_return down_ok && resp.keepAlive();
 }
 

@@ -203,7 +203,6 @@ namespace {
 // upstream said anything at all).
 struct Exchanged {
   bool head = false;
-  bool sent = true;      // the request went out whole
   bool heard = false;    // the upstream sent something for it
   bool refused = false;  // HTTP/2: refused before processing (safe to send again)
   std::string error;
@@ -212,8 +211,8 @@ struct Exchanged {
 asio::awaitable<Exchanged> exchangeH1(Waypoint::Upstream& up, const Waypoint::Outbound& req) {
   using State = http::H1ResponseReader::State;
   Exchanged x;
-  x.sent = co_await writeAll(*up.stream, req.h1);
-  for (int reads = 0; x.sent; ++reads) {  // bounded by the deadline, which resets the stream
+  bool sent = co_await writeAll(*up.stream, req.h1);
+  for (int reads = 0; sent; ++reads) {  // bounded by the deadline, which resets the stream
     std::string err;
     std::size_t n = co_await readSome(*up.stream, up.in, err);
     auto st = n == 0 ? up.reader->finish(up.body) : up.reader->feed(up.in, up.body);
@@ -248,7 +247,6 @@ asio::awaitable<Exchanged> exchangeH2(Waypoint::Upstream& up, const Waypoint::Ou
   r.headers = &req.headers;
   r.body = req.body;
   if (!up.h2->start(r)) {
-    x.sent = false;
     x.error = up.h2->error().empty() ? "upstream session cannot take a request" : up.h2->error();
     co_return x;
   }
@@ -277,10 +275,10 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
   bool idempotent = method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
                     method == "DELETE" || method == "TRACE";
   // A reused stream the upstream closed meanwhile gives nothing back: then
-  // once more on a fresh stream.
+  // once more on a fresh stream (the other idle ones may be as stale).
   for (int round = 0; round < 2; ++round) {
     std::string error;
-    auto conn = co_await openStream(w, ep, limits, until(deadline), error, req.http2);
+    auto conn = co_await openStream(w, ep, limits, until(deadline), error, req.http2, round > 0);
     bool reused = conn.uses > 0;
     if (!conn.stream) {
       outcome.failure = Clock::now() >= deadline ? F::kPerTryTimeout : F::kConnectFailure;

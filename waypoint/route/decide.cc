@@ -176,11 +176,10 @@ std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatc
 
 bool upstreamHttp2(istio::workload::AppProtocol port, const rv1::TrafficPolicy& policy, bool client_http2) {
   using istio::workload::AppProtocol;
-  if (port == AppProtocol::HTTP2 || port == AppProtocol::GRPC) return true;
   if (policy.use_client_protocol()) return client_http2;
-  if (policy.h2_upgrade() == rv1::TrafficPolicy::H2_UPGRADE) return true;
-  if (port == AppProtocol::UNKNOWN) return client_http2;
-  return false;
+  if (port == AppProtocol::HTTP2 || port == AppProtocol::GRPC) return true;
+  if (port == AppProtocol::UNKNOWN) return client_http2;  // sniffed: never upgraded
+  return policy.h2_upgrade() == rv1::TrafficPolicy::H2_UPGRADE;
 }
 
 bool isGrpc(std::string_view content_type) {

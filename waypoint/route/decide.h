@@ -66,9 +66,10 @@ std::string redirectLocation(const rv1::Redirect& redirect, const rv1::RouteMatc
                              std::string_view authority, std::string_view path, std::string_view query);
 
 // Whether a request goes upstream as HTTP/2 (else HTTP/1.1), as Istio sets
-// its clusters: always for a port declared http2 or grpc; as the client spoke
-// with useClientProtocol or on an undeclared port; with h2UpgradePolicy
-// UPGRADE; else HTTP/1.1 (DO_NOT_UPGRADE, the default).
+// its clusters: as the client spoke with useClientProtocol (it overrides the
+// rest); HTTP/2 for a port declared http2 or grpc; as the client spoke on an
+// undeclared port (never upgraded); HTTP/2 for an HTTP/1.1 port with
+// h2UpgradePolicy UPGRADE; else HTTP/1.1.
 bool upstreamHttp2(istio::workload::AppProtocol port, const rv1::TrafficPolicy& policy, bool client_http2);
 
 // A gRPC request: content-type application/grpc, or application/grpc+<codec>

@@ -155,6 +155,13 @@ TEST_F(HboneInteropTest, PingFloodClosesTheConnection) {
   EXPECT_THAT(client("connect"), HasSubstr("RESULT status=200 echoed=1"));
 }
 
+// No acks pile up for these: our own caps (common/hbone/flood.h) end them.
+TEST_F(HboneInteropTest, WindowUpdateAndPriorityFloodsCloseTheConnection) {
+  EXPECT_THAT(client("window_update_flood"), HasSubstr("RESULT closed=1"));
+  EXPECT_THAT(client("priority_flood"), HasSubstr("RESULT closed=1"));
+  EXPECT_THAT(client("connect"), HasSubstr("RESULT status=200 echoed=1"));
+}
+
 TEST_F(HboneInteropTest, SettingsFloodClosesTheConnection) {
   EXPECT_THAT(client("settings_flood"), HasSubstr("RESULT closed=1"));
   EXPECT_THAT(client("connect"), HasSubstr("RESULT status=200 echoed=1"));
