@@ -40,7 +40,6 @@ struct Waypoint::Outbound {
   std::vector<route::Header> headers;  // forwardable fields, host included
   std::string body;
   bool http2 = false;  // route::upstreamHttp2
-  bool grpc = false;   // route::isGrpc
   std::string h1;      // the HTTP/1.1 serialization (HTTP/1.1 upstreams)
 };
 

@@ -510,7 +510,6 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   }
   out_req.headers = std::move(headers);
   out_req.body = std::move(req.body);
-  out_req.grpc = grpc;
   if (r != nullptr) {
     for (const auto& m : r->mirrors()) {
       if (draw() * 100.0 < m.percent()) mirror(d, m.destination(), out_req, client_http2);
