@@ -34,12 +34,6 @@ std::shared_ptr<spdlog::logger> hboneLog() {
   return l;
 }
 
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
-}
-
 [[noreturn]] void throwClosed(const std::string& why) {
   throw boost::system::system_error(asio::error::connection_reset, why);
 }

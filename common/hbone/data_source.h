@@ -8,10 +8,18 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include <nghttp2/nghttp2.h>
 
 namespace ambit::hbone {
+
+// A header field for nghttp2's submit calls (which copy it).
+inline nghttp2_nv nv(std::string_view name, std::string_view value) {
+  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                    NGHTTP2_NV_FLAG_NONE};
+}
 
 // A new session (server or client) whose callbacks are C's static members
 // onBeginHeaders, onHeader, onFrameRecv, onDataChunk, onStreamClose (and

@@ -15,18 +15,7 @@ namespace {
 
 constexpr std::size_t kWriteBatch = 64u << 10;
 
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
-}
-
-// Fields HTTP/2 forbids (RFC 9113 8.2.2), and host (it is the :authority).
-bool dropped(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection",
-                                                "transfer-encoding", "upgrade", "host", "te"};
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
+using hbone::nv;
 
 }  // namespace
 
@@ -191,7 +180,7 @@ bool H2Client::start(const H2ClientRequest& req) {
         if (trailers) nva.push_back(nv("te", "trailers"));
         continue;
       }
-      if (dropped(name)) continue;
+      if (name == "host" || connectionSpecific(name)) continue;  // host is the :authority
       nva.push_back(nv(name, h.value));
     }
   }

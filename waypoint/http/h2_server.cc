@@ -22,18 +22,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kWriteBatch = 64u << 10;
 constexpr auto kLinger = std::chrono::seconds(2);  // after our GOAWAY, for the peer to close
 
-nghttp2_nv nv(std::string_view name, std::string_view value) {
-  return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                    reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NONE};
-}
-
-// Fields HTTP/2 forbids (RFC 9113 8.2.2) or that only framed HTTP/1.1.
-bool connectionSpecific(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection",
-                                                "transfer-encoding", "upgrade", "te"};
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
+using hbone::nv;
 
 }  // namespace
 

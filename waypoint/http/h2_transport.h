@@ -3,6 +3,7 @@
 // an upstream one.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -22,5 +23,12 @@ struct H2Transport {
   std::function<void()> close_write;  // our half is done
   std::function<void()> abort;        // the peer lingers: drop the stream
 };
+
+// Fields HTTP/2 forbids (RFC 9113 8.2.2) or that only framed HTTP/1.1.
+inline bool connectionSpecific(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"connection", "keep-alive", "proxy-connection",
+                                                "transfer-encoding", "upgrade", "te"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
 
 }  // namespace ambit::waypoint::http

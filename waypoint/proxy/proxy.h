@@ -216,6 +216,10 @@ class Waypoint {
   std::shared_ptr<const Targets> targetsFor(Worker& w, const Downstream& d,
                                             const ambit::route::v1::Destination& dest, const std::string& ns_hint,
                                             uint16_t port);
+  // The load balancer's input for a pick on this worker (its round-robin
+  // counter, requests in flight, fresh draws); the caller adds the hash and
+  // which endpoints to avoid.
+  upstream::PickInput pickInput(Worker& w, const ambit::route::v1::TrafficPolicy& tp);
   // Kept for the next request, or closed (full pool; maxRequestsPerConnection reached).
   void releaseStream(Worker& w, Upstream& up, const upstream::PoolLimits& limits);
   // A copy of `req` to `dest`, its response dropped. `client_http2`: how the

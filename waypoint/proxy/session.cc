@@ -566,16 +566,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
         break;
       }
     }
-    upstream::PickInput pick;
-    pick.policy = tp->load_balancer();
-    pick.round_robin = w.round_robin++;
-    pick.unit = draw();
-    pick.unit2 = draw();
+    auto pick = pickInput(w, *tp);
     pick.hash = hash;
-    pick.active = [&w](const upstream::Endpoint& e) {
-      auto it = w.active.find(e.key());
-      return it == w.active.end() ? 0u : it->second;
-    };
     auto now = Clock::now();
     pick.avoid = [&](const upstream::Endpoint& e) {
       return (outlier.enabled() && outliers_.ejected(e.key(), now)) ||

@@ -175,16 +175,8 @@ asio::awaitable<void> Waypoint::serveTcp(std::shared_ptr<hbone::Stream> stream, 
       co_return;
     }
   }
-  upstream::PickInput pick;
-  pick.policy = tp->load_balancer();
-  pick.round_robin = w.round_robin++;
-  pick.unit = draw();
-  pick.unit2 = draw();
+  auto pick = pickInput(w, *tp);
   if (tp->load_balancer() == rv1::TrafficPolicy::CONSISTENT_HASH) pick.hash = upstream::hashKey(d.source_ip);
-  pick.active = [&w](const upstream::Endpoint& e) {
-    auto it = w.active.find(e.key());
-    return it == w.active.end() ? 0u : it->second;
-  };
   auto now = Clock::now();
   pick.avoid = [&](const upstream::Endpoint& e) { return outlier.enabled() && outliers_.ejected(e.key(), now); };
   auto idx = upstream::pickEndpoint(endpoints, pick);

@@ -191,6 +191,19 @@ void Waypoint::releaseStream(Worker& w, Upstream& up, const upstream::PoolLimits
   idle.push_back({std::move(up.stream), std::move(up.h2), Clock::now(), up.uses});
 }
 
+upstream::PickInput Waypoint::pickInput(Worker& w, const ambit::route::v1::TrafficPolicy& tp) {
+  upstream::PickInput pick;
+  pick.policy = tp.load_balancer();
+  pick.round_robin = w.round_robin++;
+  pick.unit = draw();
+  pick.unit2 = draw();
+  pick.active = [&w](const upstream::Endpoint& e) {
+    auto it = w.active.find(e.key());
+    return it == w.active.end() ? 0u : it->second;
+  };
+  return pick;
+}
+
 void Waypoint::prepare(Outbound& req, bool http2) {
   req.http2 = http2;
   req.h1.clear();
