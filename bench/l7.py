@@ -30,7 +30,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import time
 
@@ -314,23 +316,74 @@ spec:
         names = ["ztunnel-a", "ztunnel-b"] if mode == "ambit" else ["outer-client", "outer-server"]
         return [self.procs[n].pid for n in names]
 
+    @staticmethod
+    def switches(pid):
+        """Context switches of a process, all threads."""
+        n = 0
+        for t in os.listdir(f"/proc/{pid}/task"):
+            for line in open(f"/proc/{pid}/task/{t}/status"):
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    n += int(line.split()[1])
+        return n
+
+    def count_syscalls(self, groups):
+        """Start `perf stat` on each group of pids; returns a function that stops them and gives the counts
+        (None where perf is missing or failed)."""
+        runs = []
+        for i, pids in enumerate(groups):
+            out = f"{self.dir}/perf-{i}.txt"
+            try:
+                runs.append((subprocess.Popen(["perf", "stat", "-x,", "-e", "raw_syscalls:sys_enter", "-p",
+                                               ",".join(map(str, pids)), "-o", out],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out))
+            except FileNotFoundError:
+                runs.append((None, out))
+
+        def stop():
+            counts = []
+            for proc, out in runs:
+                if proc is None:
+                    counts.append(None)
+                    continue
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=10)
+                m = re.search(r"^(\d+),,raw_syscalls:sys_enter", open(out).read(), re.M) if os.path.exists(out) else None
+                counts.append(int(m.group(1)) if m else None)
+            return counts
+        return stop
+
     def cpu_at_rate(self, mode):
         l7, outer = self.l7_pids(mode), self.outer_pids(mode)
         before = [self.cpu_seconds(p) for p in l7 + outer]
+        groups = [l7] + [[p] for p in outer]
+        switched = [sum(map(self.switches, g)) for g in groups]
+        stop_counting = self.count_syscalls(groups)
         t0 = time.time()
         clients = 10
         r = self.h2load(mode, "-c", str(clients), "--rps", str(self.args.rate // clients), "-D",
                         str(self.args.cpu_seconds))
         secs = time.time() - t0
         after = [self.cpu_seconds(p) for p in l7 + outer]
+        syscalls = stop_counting()
+        switched = [sum(map(self.switches, g)) - b for g, b in zip(groups, switched)]
         used = [a - b for a, b in zip(after, before)]
         krps = r["done"] / secs / 1000
+        done = max(r["done"], 1)
+        per_request = [None if n is None else n / done for n in syscalls], [n / done for n in switched]
         return {"achieved_rps": r["done"] / secs, "failed": r["failed"], "non2xx": r["non2xx"],
                 "mean_latency": r["mean_latency"],
                 "l7_vcpu_per_krps": sum(used[:len(l7)]) / secs / krps,
                 "outer_vcpu_per_krps": [u / secs / krps for u in used[len(l7):]],
+                "syscalls_per_request": per_request[0], "switches_per_request": per_request[1],
                 "l7_rss_mib": sum(self.rss_mib(p) for p in l7),
                 "l7_anon_mib": sum(self.rss_mib(p, "RssAnon") for p in l7)}
+
+
+def machine_idle(since=None):
+    """(idle, total) jiffies of all CPUs now; given an earlier reading, the idle fraction since then."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    now = (f[3] + f[4], sum(f))
+    return now if since is None else (now[0] - since[0]) / max(now[1] - since[1], 1)
 
 
 def main():
@@ -345,7 +398,13 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="waypoint and ztunnel worker threads")
     ap.add_argument("--out", default="-", help="markdown results ('-' = stdout)")
     ap.add_argument("--keep-logs", action="store_true")
+    ap.add_argument("--modes", default=",".join(MODES),
+                    help="comma-separated subset of haproxy,nginx,ambit (for profiling one chain; the ratio "
+                         "needs ambit and a peer)")
     args = ap.parse_args()
+    modes = [m for m in MODES if m in args.modes.split(",")]
+    if not modes or set(args.modes.split(",")) - set(MODES):
+        sys.exit(f"--modes: a comma-separated subset of {','.join(MODES)}")
     if os.geteuid() != 0:
         print("bench/l7.py needs root (network namespaces, iptables)", file=sys.stderr)
         sys.exit(1 if os.environ.get("CI") == "true" else 77)
@@ -353,70 +412,84 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"missing {tool}: run scripts/install-deps.sh")
     b = L7Bench(args)
-    results = {m: {"rps": [], "cpu": None} for m in MODES}
+    results = {m: {"rps": [], "cpu": None} for m in modes}
     started = time.time()
     try:
         b.netns()
         b.certs()
         b.start_backend()
         b.start_outer()
-        b.start_haproxy_l7()
-        b.start_nginx_l7()
-        b.start_ambit()
+        if "haproxy" in modes:
+            b.start_haproxy_l7()
+        if "nginx" in modes:
+            b.start_nginx_l7()
+        if "ambit" in modes:
+            b.start_ambit()
         log(f"set up in {time.time() - started:.1f} s; logs in {b.dir}")
         for rnd in range(args.rounds):
-            order = MODES[rnd % len(MODES):] + MODES[:rnd % len(MODES)]
+            order = modes[rnd % len(modes):] + modes[:rnd % len(modes)]
             for mode in order:
                 b.capture(mode == "ambit")
                 b.h2load(mode, "-c", str(args.clients), "-D", str(args.warmup))  # warm: connections, pools, caches
+                idle0 = machine_idle()
                 r = b.h2load(mode, "-c", str(args.clients), "-D", str(args.seconds))
+                r["idle"] = machine_idle(idle0)
                 results[mode]["rps"].append(r)
                 if rnd == 0:
                     results[mode]["cpu"] = b.cpu_at_rate(mode)
                 log(f"round {rnd + 1}/{args.rounds} {mode}: {r['rps']:.0f} req/s, {r['failed']} failed, "
-                    f"{r['non2xx']} non-2xx")
+                    f"{r['non2xx']} non-2xx, machine {100 * r['idle']:.0f} % idle")
             b.capture(False)
     finally:
         b.cleanup()
-    report = render(args, results, time.time() - started)
+    report = render(args, modes, results, time.time() - started)
     if args.out == "-":
         print(report)
     else:
         open(args.out, "w").write(report)
         log(f"results in {args.out}")
     # A run with failed requests measured something else: say so in the exit status.
-    bad = [m for m in MODES if any(r["failed"] or r["non2xx"] for r in results[m]["rps"])
+    bad = [m for m in modes if any(r["failed"] or r["non2xx"] for r in results[m]["rps"])
            or results[m]["cpu"]["failed"] or results[m]["cpu"]["non2xx"]]
     if bad:
         sys.exit(f"requests failed or were not 2xx in: {', '.join(bad)} (see the table; --keep-logs keeps the logs)")
 
 
-def render(args, results, elapsed):
-    med = {m: statistics.median(r["rps"] for r in results[m]["rps"]) for m in MODES}
-    failed = {m: sum(r["failed"] + r["non2xx"] for r in results[m]["rps"]) for m in MODES}
-    best = max(med["haproxy"], med["nginx"])
-    cpu = {m: results[m]["cpu"] for m in MODES}
-    lines = [f"Command: `bench/l7.py --build {args.build} --rounds {args.rounds} --seconds {args.seconds} "
-             f"--clients {args.clients}` ({elapsed:.0f} s; medians of {args.rounds} rounds, modes alternated; "
-             f"waypoint and ztunnel workers: {args.workers}; haproxy nbthread 2, nginx worker_processes 2)", "",
-             f"| l7-rps (HTTP/1.1 keep-alive GET, 1 KiB, {args.clients} connections, req/s) | haproxy | nginx | ambit |",
-             "|---|---|---|---|",
-             "| median | " + " | ".join(f"{med[m]:.0f}" for m in MODES) + " |",
-             "| failed or non-2xx (all rounds) | " + " | ".join(str(failed[m]) for m in MODES) + " |",
-             f"| ambit / better peer | | | {med['ambit'] / best:.2f}x |",
-             "| target | | | >= 1.2x |", "",
-             f"| at {args.rate} req/s ({args.cpu_seconds} s, 10 connections) | haproxy | nginx | ambit (waypoint) |",
-             "|---|---|---|---|",
-             "| achieved req/s | " + " | ".join(f"{cpu[m]['achieved_rps']:.0f}" for m in MODES) + " |",
-             "| L7 proxy vCPU per 1000 req/s | " + " | ".join(f"{cpu[m]['l7_vcpu_per_krps']:.3f}" for m in MODES) + " |",
-             "| outer pair vCPU per 1000 req/s (client / server side) | " + " | ".join(
-                 f"{cpu[m]['outer_vcpu_per_krps'][0]:.3f} / {cpu[m]['outer_vcpu_per_krps'][1]:.3f}" for m in MODES) + " |",
-             "| L7 proxy RSS MiB (anonymous) | " + " | ".join(
-                 f"{cpu[m]['l7_rss_mib']:.1f} ({cpu[m]['l7_anon_mib']:.1f})" for m in MODES) + " |",
-             "| mean latency | " + " | ".join(cpu[m]["mean_latency"] for m in MODES) + " |",
-             "| target | | | <= 0.10 vCPU per 1000 req/s (Envoy waypoint: 0.25) |", ""]
-    return "\n".join(lines)
+def render(args, modes, results, elapsed):
+    med = {m: statistics.median(r["rps"] for r in results[m]["rps"]) for m in modes}
+    failed = {m: sum(r["failed"] + r["non2xx"] for r in results[m]["rps"]) for m in modes}
+    peers = [med[m] for m in modes if m != "ambit"]
+    cpu = {m: results[m]["cpu"] for m in modes}
+    head = " | ".join(modes)
+    rule = "|---" * (len(modes) + 1) + "|"
+    gap = " |" * (len(modes) - 1)  # the ratio and target rows fill only the last column
 
+    def row(label, cell):
+        return f"| {label} | " + " | ".join(cell(m) for m in modes) + " |"
+    lines = [f"Command: `bench/l7.py --build {args.build} --rounds {args.rounds} --seconds {args.seconds} "
+             f"--clients {args.clients} --modes {','.join(modes)}` ({elapsed:.0f} s; medians of {args.rounds} "
+             f"rounds, modes alternated; waypoint and ztunnel workers: {args.workers}; haproxy nbthread 2, nginx "
+             f"worker_processes 2)", "",
+             f"| l7-rps (HTTP/1.1 keep-alive GET, 1 KiB, {args.clients} connections, req/s) | {head} |", rule,
+             row("median", lambda m: f"{med[m]:.0f}"),
+             row("failed or non-2xx (all rounds)", lambda m: str(failed[m]))]
+    if "ambit" in modes and peers:
+        lines += [f"| ambit / better peer |{gap} {med['ambit'] / max(peers):.2f}x |", f"| target |{gap} >= 1.2x |"]
+    lines += ["", f"| at {args.rate} req/s ({args.cpu_seconds} s, 10 connections) | {head} |", rule,
+              row("achieved req/s", lambda m: f"{cpu[m]['achieved_rps']:.0f}"),
+              row("L7 proxy vCPU per 1000 req/s", lambda m: f"{cpu[m]['l7_vcpu_per_krps']:.3f}"),
+              row("outer pair vCPU per 1000 req/s (client / server side)",
+                  lambda m: " / ".join(f"{v:.3f}" for v in cpu[m]["outer_vcpu_per_krps"])),
+              row("L7 proxy RSS MiB (anonymous)", lambda m: f"{cpu[m]['l7_rss_mib']:.1f} ({cpu[m]['l7_anon_mib']:.1f})"),
+              row("syscalls per request: L7 proxy / client side / server side",
+                  lambda m: " / ".join("n/a" if n is None else f"{n:.1f}" for n in cpu[m]["syscalls_per_request"])),
+              row("context switches per request: L7 proxy / client side / server side",
+                  lambda m: " / ".join(f"{n:.1f}" for n in cpu[m]["switches_per_request"])),
+              row("mean latency", lambda m: cpu[m]["mean_latency"])]
+    if "ambit" in modes:
+        lines.append(f"| target |{gap} <= 0.10 vCPU per 1000 req/s for the waypoint (Envoy waypoint: 0.25) |")
+    lines.append("")
+    return "\n".join(lines)
 
 if __name__ == "__main__":
     main()
