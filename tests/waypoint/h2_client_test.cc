@@ -5,9 +5,14 @@
 // heads are errors that leave the session unusable.
 #include "waypoint/http/h2_client.h"
 
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include "common/runtime/event.h"
@@ -95,14 +100,12 @@ struct Harness {
   asio::io_context io;
   std::shared_ptr<Half> up = std::make_shared<Half>(io.get_executor());    // client -> server
   std::shared_ptr<Half> down = std::make_shared<Half>(io.get_executor());  // server -> client
-  std::unique_ptr<H2Client> client;
+  std::shared_ptr<H2Client> client;
 
   explicit Harness(H2Server::Handler handler, H2ClientLimits limits = {}, H2ServerLimits sl = {}) {
-    sl.max_body_bytes = 8u << 20;
-    sl.max_session_body_bytes = 8u << 20;
     auto server = H2Server::create(io.get_executor(), sl, end(up, down), std::move(handler), "");
     asio::co_spawn(io, [server]() -> asio::awaitable<void> { co_await server->run(); }, asio::detached);
-    client = std::make_unique<H2Client>(end(down, up), limits);
+    client = std::make_shared<H2Client>(io.get_executor(), end(down, up), limits);
   }
 
   // Runs `fn` on the io_context to its end (bounded in time).
@@ -123,6 +126,16 @@ struct Harness {
   }
 };
 
+// The request body as the server's handler reads it, as it comes.
+asio::awaitable<std::string> readAll(const std::shared_ptr<H2Exchange>& x) {
+  std::string body;
+  bool end = false;
+  for (int i = 0; i < 100000 && !end; ++i) {
+    if (!co_await x->readBody(body, end)) break;
+  }
+  co_return body;
+}
+
 std::string pattern(std::size_t n, char seed) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i % 61);
@@ -135,6 +148,7 @@ TEST(H2ClientTest, BodiesBeyondTheWindowsGoBothWaysAndTrailersArrive) {
   Request seen;
   Harness h([&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
     seen = x->request();
+    seen.body = co_await readAll(x);
     std::vector<route::Header> fields = {{"content-type", "application/grpc"}};
     x->respond(200, fields, true);
     for (std::size_t off = 0; off < response_body.size(); off += 100000) {
@@ -168,6 +182,84 @@ TEST(H2ClientTest, BodiesBeyondTheWindowsGoBothWaysAndTrailersArrive) {
   EXPECT_EQ(seen.header("content-length"), std::to_string(request_body.size()));
   EXPECT_TRUE(seen.body == request_body);
   EXPECT_TRUE(h.client->reusable());
+}
+
+TEST(H2ClientTest, ABodyStreamsWhileTheResponseIsReadAndTheSessionIsReusableOnlyOnceItEnded) {
+  // The server echoes each piece as it reads it (a bidirectional call): the
+  // client sends the next piece only after it read the echo of the last.
+  Harness h([&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    std::vector<route::Header> none;
+    x->respond(200, none, true);
+    bool end = false;
+    for (int i = 0; i < 100 && !end; ++i) {
+      std::string piece;
+      if (!co_await x->readBody(piece, end)) co_return;
+      if (!piece.empty() && !co_await x->write("echo:" + piece + ";")) co_return;
+    }
+    x->end();
+  });
+  std::vector<route::Header> none;
+  std::string got;
+  State last = State::kNeedMore;
+  bool reusable_midway = true;
+  h.run([&]() -> asio::awaitable<void> {
+    H2ClientRequest req;
+    req.method = "POST";
+    req.authority = "svc:80";
+    req.path = "/stream";
+    req.headers = &none;
+    req.body = "one";
+    req.more = true;
+    EXPECT_TRUE(h.client->start(req));
+    std::string body;
+    for (const char* piece : {"two", "three", ""}) {
+      // Read until the echo of everything sent so far is in.
+      for (int i = 0; i < 100 && std::count(body.begin(), body.end(), ';') <
+                                     std::count(got.begin(), got.end(), '|') + 1; ++i) {
+        last = co_await h.client->next(body);
+        if (last == State::kError || last == State::kDone) break;
+      }
+      got += "|";
+      reusable_midway = reusable_midway && h.client->reusable();
+      bool last_piece = std::string_view(piece).empty();
+      EXPECT_TRUE(co_await h.client->send(piece, last_piece)) << piece;
+    }
+    for (int i = 0; i < 100 && last != State::kDone && last != State::kError; ++i) {
+      last = co_await h.client->next(body);
+    }
+    got = body;
+  });
+  EXPECT_EQ(last, State::kDone) << h.client->error();
+  EXPECT_EQ(got, "echo:one;echo:two;echo:three;");
+  EXPECT_FALSE(reusable_midway) << "a session whose request is still being sent is not reused";
+  EXPECT_TRUE(h.client->reusable());
+}
+
+TEST(H2ClientTest, AnAbandonedExchangeWakesItsSenderAndTheSessionIsNotReused) {
+  // The server never reads: the body stops at the windows and send() waits.
+  Harness h([&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(1));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    x->reset();
+  });
+  std::vector<route::Header> none;
+  bool sent = true;
+  h.run([&]() -> asio::awaitable<void> {
+    H2ClientRequest req;
+    req.method = "POST";
+    req.authority = "svc:80";
+    req.path = "/upload";
+    req.headers = &none;
+    req.more = true;
+    EXPECT_TRUE(h.client->start(req));
+    auto client = h.client;
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+    t.async_wait([client](boost::system::error_code) { client->abandon(); });
+    const std::string big(4u << 20, 'z');  // beyond the 1 MiB stream window
+    sent = co_await h.client->send(big, false);
+  });
+  EXPECT_FALSE(sent);
+  EXPECT_FALSE(h.client->reusable());
 }
 
 TEST(H2ClientTest, ASessionCarriesRequestsOneAfterAnother) {
@@ -247,7 +339,7 @@ TEST(H2ClientTest, APeerThatClosesUnheardIsAnError) {
   auto up = std::make_shared<Half>(io.get_executor());
   auto down = std::make_shared<Half>(io.get_executor());
   down->closed = true;  // the upstream is gone before a byte
-  H2Client client(end(down, up), {});
+  H2Client client(io.get_executor(), end(down, up), {});
   std::vector<route::Header> none;
   Exchange x;
   bool done = false;

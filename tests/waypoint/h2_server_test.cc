@@ -59,13 +59,20 @@ struct Run {
   std::string reason;
 };
 
-Run runSession(const std::string& input, H2Server::Handler handler, H2ServerLimits limits = {}) {
+// `hold`: how long the client's side stays open after its input (0: it
+// closes at once).
+Run runSession(const std::string& input, H2Server::Handler handler, H2ServerLimits limits = {},
+               std::chrono::milliseconds hold = std::chrono::milliseconds(0)) {
   asio::io_context io;
   Run r;
   auto fed = std::make_shared<bool>(false);
   H2Transport t;
-  t.read = [fed, input](std::string& out) -> asio::awaitable<std::size_t> {
-    if (*fed) co_return 0;
+  t.read = [fed, input, hold](std::string& out) -> asio::awaitable<std::size_t> {
+    if (*fed) {
+      asio::steady_timer wait(co_await asio::this_coro::executor, hold);
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return 0;
+    }
     *fed = true;
     out += input;
     co_return input.size();
@@ -97,6 +104,10 @@ TEST(H2ServerTest, ARequestReachesTheHandlerWholeAndItsResponseGoesOut) {
   Request seen;
   auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
     seen = x->request();
+    bool end = false;
+    for (int i = 0; i < 10 && !end; ++i) {
+      if (!co_await x->readBody(seen.body, end)) break;
+    }
     std::vector<route::Header> fields = {{"Content-Type", "text/plain"}, {"connection", "close"}};
     x->respond(200, fields, true);
     co_await x->write("reply");
@@ -128,13 +139,17 @@ TEST(H2ServerTest, AnEmptyDataFloodEndsTheSession) {
   std::string input = preface() + frame(kHeaders, kEndHeaders, 1, kGetBlock);
   for (int i = 0; i < 500; ++i) input += frame(kData, 0, 1, "");
   int calls = 0;
-  auto r = runSession(input, [&](std::shared_ptr<H2Exchange>) -> asio::awaitable<void> {
-    ++calls;
-    co_return;
+  bool read = true;
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    ++calls;  // the handler starts with the head and waits for the body, which never comes
+    std::string body;
+    bool end = false;
+    read = co_await x->readBody(body, end);
   });
   EXPECT_TRUE(r.ended);
   EXPECT_TRUE(goawayWith(r.output, 11 /* ENHANCE_YOUR_CALM */)) << r.reason;
-  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(read) << "the session's end fails the body's read";
 }
 
 TEST(H2ServerTest, WindowUpdateAndPriorityFloodsEndTheSession) {
@@ -228,17 +243,37 @@ bool resetWith(const std::string& output, uint32_t stream, uint32_t code) {
 TEST(H2ServerTest, AnAnswerBeforeTheBodyEndsIsFollowedByAResetSoTheClientStops) {
   std::string block(kGetBlock);
   block += std::string("\0\x0e", 2) + "content-length" + "\x08" + "99999999";
-  int status = 0;
+  bool started_before_the_body = false;
   auto r = runSession(preface() + frame(kHeaders, kEndHeaders, 1, block) + frame(kData, 0, 1, "abc"),
                       [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
-                        status = x->errorStatus();
-                        x->respond(x->errorStatus(), {}, true);
+                        std::string body;
+                        started_before_the_body = !x->takeBody(body);
+                        x->respond(413, {}, true);
                         co_await x->write("too large");
                         x->end();
-                      });
+                      },
+                      {}, std::chrono::milliseconds(200));
   EXPECT_TRUE(r.ended);
-  EXPECT_EQ(status, 413) << "refused on its Content-Length, before the body";
+  EXPECT_TRUE(started_before_the_body) << "the handler runs once the head is in";
   EXPECT_TRUE(resetWith(r.output, 1, 0 /* NO_ERROR */)) << r.reason;
+}
+
+TEST(H2ServerTest, TheHandlerReadsTheBodyAsItComesAndACutBodyFails) {
+  // HEADERS and some DATA, then the client's side closes mid-body.
+  std::string input = preface() + frame(kHeaders, kEndHeaders, 1, kGetBlock) + frame(kData, 0, 1, "part");
+  std::string body;
+  bool first = false, second = true, end = false;
+  auto r = runSession(input, [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+    first = co_await x->readBody(body, end);
+    second = co_await x->readBody(body, end);  // the rest never comes: the stream is reset
+    co_return;
+  }, {}, std::chrono::milliseconds(100));
+  EXPECT_TRUE(r.ended);
+  EXPECT_TRUE(first);
+  EXPECT_EQ(body, "part");
+  EXPECT_FALSE(end);
+  EXPECT_FALSE(second);
+  EXPECT_TRUE(resetWith(r.output, 1, 8 /* CANCEL */)) << r.reason;
 }
 
 TEST(H2ServerTest, AResponseTheClientTakesNothingOfIsReset) {

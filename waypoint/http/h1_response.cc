@@ -165,6 +165,17 @@ std::string serializeRequest(std::string_view method, std::string_view target,
   return out;
 }
 
+std::string serializeRequestHead(std::string_view method, std::string_view target,
+                                 const std::vector<route::Header>& headers, std::optional<uint64_t> length) {
+  std::string out;
+  out.reserve(256);
+  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  appendFields(out, headers);
+  out += length ? fmt::format("content-length: {}\r\n", *length) : std::string("transfer-encoding: chunked\r\n");
+  out += "\r\n";
+  return out;
+}
+
 std::string_view reasonPhrase(int status) {
   auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   return {r.data(), r.size()};

@@ -64,6 +64,10 @@ bool hopByHop(std::string_view name);
 // A field the serializers will write: a token name, a value without CR/LF/NUL.
 bool safeField(std::string_view name, std::string_view value);
 
+// The head alone of a request whose body follows as it arrives: framed by
+// the `length` the client declared, else chunked.
+std::string serializeRequestHead(std::string_view method, std::string_view target,
+                                 const std::vector<route::Header>& headers, std::optional<uint64_t> length);
 // "METHOD target HTTP/1.1" + fields + (Content-Length when a body or a method
 // that carries one) + body.
 std::string serializeRequest(std::string_view method, std::string_view target,

@@ -93,6 +93,7 @@ struct H2Client::Callbacks {
     if (stream_id != c.stream_id_) return 0;
     c.closed_ = true;
     if (error_code == NGHTTP2_REFUSED_STREAM) c.refused_ = true;
+    c.taken_.notify();
     if (!c.ended_ && c.error_.empty()) {
       c.error_ = c.refused_ ? "upstream refused the stream"
                             : fmt::format("upstream reset the stream ({})", nghttp2_http2_strerror(error_code));
@@ -101,8 +102,8 @@ struct H2Client::Callbacks {
   }
 };
 
-H2Client::H2Client(H2Transport transport, H2ClientLimits limits)
-    : transport_(std::move(transport)), limits_(limits) {
+H2Client::H2Client(asio::any_io_executor ex, H2Transport transport, H2ClientLimits limits)
+    : transport_(std::move(transport)), limits_(limits), taken_(ex) {
   if (!init()) fail("nghttp2 session setup failed");
 }
 
@@ -129,13 +130,17 @@ bool H2Client::init() {
 void H2Client::fail(std::string why) {
   broken_ = true;
   if (error_.empty()) error_ = std::move(why);
+  taken_.notify();
 }
+
+void H2Client::abandon() { fail("abandoned"); }
 
 bool H2Client::reusable() const {
   if (broken_ || goaway_ || session_ == nullptr) return false;
   if (nghttp2_session_want_read(session_) == 0) return false;
   if (stream_id_ < 0) return true;
-  return closed_ && ended_ && error_.empty() && pending_.empty() && head_taken_;
+  return closed_ && ended_ && error_.empty() && pending_.empty() && head_taken_ && out_ended_ &&
+         out_off_ == out_.size();
 }
 
 bool H2Client::start(const H2ClientRequest& req) {
@@ -143,6 +148,7 @@ bool H2Client::start(const H2ClientRequest& req) {
   stream_id_ = -1;
   out_.assign(req.body.data(), req.body.size());
   out_off_ = 0;
+  out_ended_ = !req.more;
   deferred_ = false;
   head_ = ResponseHead{};
   head_.version = 20;
@@ -152,7 +158,8 @@ bool H2Client::start(const H2ClientRequest& req) {
   pending_.clear();
   error_.clear();
 
-  std::string length = std::to_string(req.body.size());
+  std::optional<uint64_t> declared = req.more ? req.length : std::optional<uint64_t>(req.body.size());
+  std::string length = declared ? std::to_string(*declared) : std::string();
   std::vector<std::string> lowered;  // storage for names that were not lower-case
   std::vector<nghttp2_nv> nva;
   std::size_t n = req.headers ? req.headers->size() : 0;
@@ -184,8 +191,8 @@ bool H2Client::start(const H2ClientRequest& req) {
       nva.push_back(nv(name, h.value));
     }
   }
-  bool has_body = !req.body.empty();
-  if (has_body || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {
+  bool has_body = !req.body.empty() || req.more;
+  if (declared && (has_body || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")) {
     nva.push_back(nv("content-length", length));
   }
   nghttp2_data_provider prd;
@@ -194,7 +201,9 @@ bool H2Client::start(const H2ClientRequest& req) {
                          nghttp2_data_source* source, void*) -> ssize_t {
     auto* c = static_cast<H2Client*>(source->ptr);
     bool took = false;
-    return hbone::takeQueued(c->out_, c->out_off_, true, c->deferred_, buf, length, data_flags, took);
+    ssize_t n = hbone::takeQueued(c->out_, c->out_off_, c->out_ended_, c->deferred_, buf, length, data_flags, took);
+    if (took) c->taken_.notify();
+    return n;
   };
   int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), has_body ? &prd : nullptr, nullptr);
   if (id < 0) {
@@ -236,15 +245,11 @@ asio::awaitable<H2Client::State> H2Client::next(std::string& body) {
       if (st == State::kError && error_.empty()) error_ = "upstream stream closed";
       co_return st;
     }
+    if (!writing_ && nghttp2_session_want_write(session_) != 0) {
+      co_await flush();
+      continue;
+    }
     buf.clear();
-    if (int rv = hbone::takeOutput(session_, buf, kWriteBatch); rv != 0) {
-      fail(std::string("nghttp2: ") + nghttp2_strerror(rv));
-      continue;
-    }
-    if (!buf.empty()) {
-      if (!co_await transport_.write(buf)) fail("upstream stream closed while sending");
-      continue;
-    }
     if (nghttp2_session_want_read(session_) == 0) {
       fail("upstream session ended");
       continue;
@@ -256,6 +261,39 @@ asio::awaitable<H2Client::State> H2Client::next(std::string& body) {
     ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(buf.data()), buf.size());
     if (rv < 0) fail(std::string("upstream protocol error: ") + nghttp2_strerror(static_cast<int>(rv)));
   }
+}
+
+asio::awaitable<void> H2Client::flush() {
+  if (writing_) co_return;
+  writing_ = true;
+  std::string buf;
+  for (uint64_t round = 0; !broken_; ++round) {  // until nghttp2 has nothing more; each round writes
+    buf.clear();
+    if (int rv = hbone::takeOutput(session_, buf, kWriteBatch); rv != 0) {
+      fail(std::string("nghttp2: ") + nghttp2_strerror(rv));
+      break;
+    }
+    if (buf.empty()) break;
+    if (!co_await transport_.write(buf)) fail("upstream stream closed while sending");
+  }
+  writing_ = false;
+}
+
+asio::awaitable<bool> H2Client::send(std::string_view data, bool end) {
+  if (broken_ || closed_ || stream_id_ < 0 || out_ended_) co_return false;
+  if (out_off_ > 0 && out_off_ >= out_.size() / 2) {
+    out_.erase(0, out_off_);
+    out_off_ = 0;
+  }
+  out_.append(data);
+  out_ended_ = end;
+  if (deferred_) {
+    deferred_ = false;
+    nghttp2_session_resume_data(session_, stream_id_);
+  }
+  co_await flush();
+  for (int i = 0; !broken_ && !closed_ && out_.size() - out_off_ > kWriteBuffer; ++i) co_await taken_.wait();
+  co_return !broken_ && !(closed_ && out_off_ < out_.size());
 }
 
 }  // namespace ambit::waypoint::http

@@ -25,12 +25,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
+#include "common/runtime/event.h"
 #include "waypoint/http/h1_response.h"
 #include "waypoint/http/h2_transport.h"
 
@@ -53,13 +55,19 @@ struct H2ClientRequest {
   // (it is the :authority) are dropped.
   const std::vector<route::Header>* headers = nullptr;
   std::string_view body;  // copied: the caller may drop it once start() returns
+  // More of the body follows through send() (a body still arriving); then
+  // `length` is its declared size, if known.
+  bool more = false;
+  std::optional<uint64_t> length;
 };
 
 class H2Client {
  public:
   using State = H1ResponseReader::State;
 
-  H2Client(H2Transport transport, H2ClientLimits limits);
+  static constexpr std::size_t kWriteBuffer = 64u << 10;
+
+  H2Client(asio::any_io_executor ex, H2Transport transport, H2ClientLimits limits);
   ~H2Client();
   H2Client(const H2Client&) = delete;
   H2Client& operator=(const H2Client&) = delete;
@@ -72,6 +80,15 @@ class H2Client {
   // the response ended (trailers() then), or kError (error()). Bounded: each
   // round writes or reads, and the transport's deadline bounds reads.
   asio::awaitable<State> next(std::string& body);
+  // More of the request body (a request started with `more`), `end` with the
+  // last of it. Runs beside next() (a body still streaming while the response
+  // is read); waits while more than kWriteBuffer bytes are unsent (the
+  // upstream's window, taken in as next() reads, is the backpressure). false
+  // once the stream or session is gone.
+  asio::awaitable<bool> send(std::string_view data, bool end);
+  // Gives up on the exchange (a sender waiting in send() returns false);
+  // the session is not used again.
+  void abandon();
 
   const ResponseHead& head() const { return head_; }
   const std::vector<route::Header>& trailers() const { return trailers_; }
@@ -95,18 +112,24 @@ class H2Client {
   bool init();
   State ready(std::string& body);
   void fail(std::string why);
+  // Writes what the session has to send; a caller that finds another
+  // writer at it leaves the writing to that one (it loops until nothing is left).
+  asio::awaitable<void> flush();
 
   H2Transport transport_;
   H2ClientLimits limits_;
   nghttp2_session* session_ = nullptr;
   bool broken_ = false;  // protocol error, transport gone: never again
   bool goaway_ = false;
+  bool writing_ = false;
   unsigned uses_ = 0;
+  runtime::Event taken_;  // request body bytes were taken, or the exchange ended
 
   // The exchange in flight.
   int32_t stream_id_ = -1;
   std::string out_;  // request body not yet taken by nghttp2
   std::size_t out_off_ = 0;
+  bool out_ended_ = true;  // the request body has no more to come
   bool deferred_ = false;
   ResponseHead head_;
   std::vector<route::Header> trailers_;

@@ -29,8 +29,31 @@ using hbone::nv;
 // ---- H2Exchange -------------------------------------------------------------
 
 H2Exchange::H2Exchange(std::shared_ptr<H2Server> server, int32_t id)
-    : server_(std::move(server)), id_(id), opened_(Clock::now()), progress_(opened_), writable_(server_->ex_) {
+    : server_(std::move(server)),
+      id_(id),
+      readable_(server_->ex_),
+      opened_(Clock::now()),
+      progress_(opened_),
+      writable_(server_->ex_) {
   request_.version = 20;
+}
+
+bool H2Exchange::takeBody(std::string& out) {
+  std::size_t n = body_in_.size();
+  out += body_in_;
+  body_in_.clear();
+  if (n > 0 && !closed_ && !server_->finished_) {
+    nghttp2_session_consume(server_->session_, id_, n);  // the window opens again
+    server_->kick();
+  }
+  return remote_ended_;
+}
+
+asio::awaitable<bool> H2Exchange::readBody(std::string& out, bool& end) {
+  for (int i = 0; body_in_.empty() && !remote_ended_ && !closed_; ++i) co_await readable_.wait();
+  std::size_t before = out.size();
+  end = takeBody(out);
+  co_return out.size() > before || end;
 }
 
 bool H2Exchange::respond(int status, const std::vector<route::Header>& headers, bool has_body) {
@@ -121,6 +144,7 @@ void H2Exchange::reset(uint32_t error_code) {
 void H2Exchange::onClosed() {
   closed_ = true;
   writable_.notify();
+  readable_.notify();
 }
 
 // ---- nghttp2 callbacks --------------------------------------------------------
@@ -175,12 +199,6 @@ struct H2Server::Callbacks {
       if (!x->cookies_.empty()) x->cookies_ += "; ";
       x->cookies_.append(v);
     } else {
-      uint64_t length = 0;
-      if (n == "content-length" && std::from_chars(v.data(), v.data() + v.size(), length).ec == std::errc() &&
-          length > s.limits_.max_body_bytes) {
-        x->error_status_ = 413;  // answered now, not after a megabyte of DATA
-        x->error_reason_ = "request body too large";
-      }
       x->request_.headers.push_back({std::string(n), std::string(v)});
     }
     return 0;
@@ -208,11 +226,12 @@ struct H2Server::Callbacks {
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     H2Exchange* x = exchangeOf(session, frame->hd.stream_id);
     if (x == nullptr) return 0;
-    bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
-    if (end) x->remote_ended_ = true;
-    if (x->dispatched_) return 0;
-    bool head_error = frame->hd.type == NGHTTP2_HEADERS && x->error_status_ != 0;
-    if (end || head_error) {
+    if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+      x->remote_ended_ = true;
+      x->readable_.notify();
+    }
+    // The handler starts with the head; the body follows through readBody().
+    if (!x->dispatched_ && frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       auto it = s.streams_.find(frame->hd.stream_id);
       if (it != s.streams_.end()) s.dispatch(it->second);
     }
@@ -220,21 +239,15 @@ struct H2Server::Callbacks {
   }
 
   static int onDataChunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id, const uint8_t* data,
-                         size_t len, void* user_data) {
-    auto& s = self(user_data);
+                         size_t len, void* /*user_data*/) {
     H2Exchange* x = exchangeOf(session, stream_id);
-    if (x == nullptr || x->dispatched_) return 0;  // the answer is decided: the rest is dropped
-    bool too_big = x->request_.body.size() + len > s.limits_.max_body_bytes;
-    if (too_big || s.body_bytes_ + len > s.limits_.max_session_body_bytes) {
-      x->error_status_ = too_big ? 413 : 503;
-      x->error_reason_ = too_big ? "request body too large" : "too many request bytes buffered on this connection";
-      auto it = s.streams_.find(stream_id);
-      if (it != s.streams_.end()) s.dispatch(it->second);
+    if (x == nullptr || x->closed_) {
+      nghttp2_session_consume(session, stream_id, len);  // nobody reads it: the window opens at once
       return 0;
     }
-    x->request_.body.append(reinterpret_cast<const char*>(data), len);
-    x->counted_ += len;
-    s.body_bytes_ += len;
+    // Queued until the handler reads it: the stream's window bounds it.
+    x->body_in_.append(reinterpret_cast<const char*>(data), len);
+    x->readable_.notify();
     return 0;
   }
 
@@ -254,7 +267,7 @@ struct H2Server::Callbacks {
     return 0;
   }
 
-  static int onStreamClose(nghttp2_session* /*session*/, int32_t stream_id, uint32_t /*error_code*/,
+  static int onStreamClose(nghttp2_session* session, int32_t stream_id, uint32_t /*error_code*/,
                            void* user_data) {
     auto& s = self(user_data);
     s.last_active_ = Clock::now();
@@ -262,7 +275,9 @@ struct H2Server::Callbacks {
     if (it == s.streams_.end()) return 0;
     auto x = std::move(it->second);
     s.streams_.erase(it);
-    if (!x->dispatched_) s.uncount(*x);  // else when its handler returns
+    // What was queued and will not be read still counts in the connection's window.
+    if (!x->body_in_.empty()) nghttp2_session_consume_connection(session, x->body_in_.size());
+    x->body_in_.clear();
     x->onClosed();
     return 0;
   }
@@ -298,6 +313,7 @@ bool H2Server::init() {
   int rv = hbone::newSession<Callbacks>(&session_, true, this, [this](nghttp2_option* opt) {
     nghttp2_option_set_stream_reset_rate_limit(opt, limits_.reset_burst, limits_.reset_rate);
     nghttp2_option_set_max_send_header_block_length(opt, 64u << 10);
+    nghttp2_option_set_no_auto_window_update(opt, 1);  // request bodies give the window back as they are read
   });
   if (rv != 0) return false;
   nghttp2_settings_entry iv[] = {
@@ -307,7 +323,10 @@ bool H2Server::init() {
        static_cast<uint32_t>(limits_.max_header_bytes + 32 * limits_.max_headers)},
   };
   rv = nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, std::size(iv));
-  if (rv == 0) rv = nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 16u << 20);
+  if (rv == 0) {
+    rv = nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                               static_cast<int32_t>(limits_.connection_window));
+  }
   return rv == 0;
 }
 
@@ -343,9 +362,9 @@ asio::awaitable<void> H2Server::readLoop() {
       if (co_await transport_.read(buf) == 0) {
         peer_eof_ = true;
         if (end_reason_.empty()) end_reason_ = "peer closed";
-        // Requests cut short can never complete.
+        // Requests cut short can never complete (their handlers' body reads fail once the resets are out).
         for (auto& [id, x] : streams_) {
-          if (!x->dispatched_) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+          if (!x->remote_ended_) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
         }
         break;
       }
@@ -454,16 +473,10 @@ void H2Server::dispatch(const std::shared_ptr<H2Exchange>& x) {
           // The handler's own failure: the stream is reset below.
         }
         if (!x->closed_ && (!x->responded_ || !x->ended_)) x->reset();
-        self->uncount(*x);
         if (--self->handlers_ == 0) self->handlers_done_.notify();
         self->kick();
       },
       asio::detached);
-}
-
-void H2Server::uncount(H2Exchange& x) {
-  body_bytes_ -= std::min(body_bytes_, x.counted_);
-  x.counted_ = 0;
 }
 
 void H2Server::finish(std::string reason) {

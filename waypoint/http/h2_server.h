@@ -2,25 +2,28 @@
 // server half of one client's HTTP/2 connection, carried inside an HBONE
 // tunnel (prior knowledge: the client's first bytes are the HTTP/2 preface).
 //
-// Each request becomes an H2Exchange once it is whole (headers and a body of
-// at most max_body_bytes, so a retry or a mirror can resend it) and the
-// handler runs for it (co-spawned on the session's executor); the handler
-// answers through the exchange, whose body writes wait while more than
-// kWriteBuffer bytes are queued (the client's flow-control windows are the
-// backpressure).
+// Each request becomes an H2Exchange once its head is in, and the handler runs
+// for it (co-spawned on the session's executor) while the body still comes:
+// the handler reads it with readBody(), and the client's window is given
+// back only as it does (so an upstream that takes the body slowly slows the
+// client, and what is queued per stream stays within its window). The
+// handler answers through the exchange, whose body writes wait while more
+// than kWriteBuffer bytes are queued (the client's flow-control windows are
+// the backpressure).
 //
 // Limits (hardening.md 1-2): concurrent streams; header block size and field
-// count (the request is answered 431); body size (413); nghttp2's caps on
+// count (the request is answered 431); the stream and connection receive
+// windows (what a client can have queued); nghttp2's caps on
 // stream resets (rapid reset), CONTINUATION frames and queued PING/SETTINGS
 // acks, each of which ends the session with GOAWAY; a cap on consecutive
 // empty DATA frames, and Envoy's on WINDOW_UPDATE and PRIORITY frames
 // (common/hbone/flood.h); handlers still running for reset streams count against
-// a cap (new streams are refused beyond it); request bodies buffered across
-// the connection are capped (503); a request must be whole within
-// request_timeout, a response the client takes nothing of for stall_timeout
-// is reset, and a session with no stream ends after idle_timeout. A stream
-// answered before its request ended (413, 431) is then reset with NO_ERROR,
-// so the client stops sending (RFC 9113 8.1).
+// a cap (new streams are refused beyond it); a request's head must be in
+// within request_timeout, a response the client takes nothing of for
+// stall_timeout is reset, and a session with no stream ends after
+// idle_timeout. A stream answered before its request ended (431, or an
+// upstream that answered early) is then reset with NO_ERROR, so the client
+// stops sending (RFC 9113 8.1). Request trailers are not kept.
 // nghttp2 checks the message rules (pseudo-headers, connection-specific
 // fields, content-length against the DATA received).
 //
@@ -56,12 +59,11 @@ struct H2ServerLimits {
   uint32_t stream_window = 1u << 20;  // per-stream receive window we advertise
   std::size_t max_header_bytes = 60 * 1024;
   std::size_t max_headers = 100;
-  std::size_t max_body_bytes = 1 << 20;
   uint32_t reset_burst = 1000;  // stream resets accepted in a burst ...
   uint32_t reset_rate = 33;     // ... and per second after it
   uint32_t max_empty_data = 100;  // consecutive DATA frames without payload or END_STREAM
-  std::size_t max_session_body_bytes = 16u << 20;  // request bodies buffered across the connection's streams
-  std::chrono::milliseconds request_timeout{10000};  // a stream's request must be whole by then
+  uint32_t connection_window = 16u << 20;  // the connection's receive window
+  std::chrono::milliseconds request_timeout{10000};  // a stream's request head must be in by then
   std::chrono::milliseconds stall_timeout{30000};    // a response the client takes nothing of: reset
   std::chrono::milliseconds idle_timeout{300000};    // no stream open this long: GOAWAY
 };
@@ -77,9 +79,17 @@ class H2Exchange {
   // The request: method, :path as target, :authority as the host field,
   // cookie fields joined; version 20.
   Request& request() { return request_; }
-  // Non-zero when the request broke a limit: answer this status (431, 413).
+  // Non-zero when the request broke a limit: answer this status (431).
   int errorStatus() const { return error_status_; }
   const std::string& errorReason() const { return error_reason_; }
+
+  // The request body's next bytes (appended to `out`; waits for them), and
+  // `end` once it is over; the client may send as much again. false when the
+  // rest cannot come (the stream was reset or closed, the session ended).
+  asio::awaitable<bool> readBody(std::string& out, bool& end);
+  // What of the body is here, appended to `out` without waiting; true when
+  // that is all of it (the client's END_STREAM came).
+  bool takeBody(std::string& out);
 
   // Submits the response head (lower-case names; connection-specific fields
   // are dropped). With `has_body`, write() and end() follow; else the stream
@@ -109,7 +119,8 @@ class H2Exchange {
   std::string error_reason_;
   bool dispatched_ = false;
   bool remote_ended_ = false;   // the client's END_STREAM came
-  std::size_t counted_ = 0;     // body bytes counted in the session's total
+  std::string body_in_;         // request body received, not yet read (nor given back to the window)
+  runtime::Event readable_;
   std::chrono::steady_clock::time_point opened_;
   std::chrono::steady_clock::time_point progress_;  // the response last moved
 
@@ -155,7 +166,6 @@ class H2Server : public std::enable_shared_from_this<H2Server> {
   void resume(H2Exchange& x);
   void dispatch(const std::shared_ptr<H2Exchange>& x);
   void finish(std::string reason);
-  void uncount(H2Exchange& x);
 
   asio::any_io_executor ex_;
   H2ServerLimits limits_;
@@ -165,7 +175,6 @@ class H2Server : public std::enable_shared_from_this<H2Server> {
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, std::shared_ptr<H2Exchange>> streams_;
   std::size_t handlers_ = 0;
-  std::size_t body_bytes_ = 0;  // buffered request bodies (max_session_body_bytes)
   uint32_t empty_data_ = 0;
   hbone::FloodGuard flood_;  // WINDOW_UPDATE and PRIORITY floods
   runtime::Event want_write_;

@@ -38,16 +38,30 @@ struct Waypoint::Outbound {
   std::string target;                  // origin-form, with the query
   std::string authority;               // the host field (HTTP/2's :authority)
   std::vector<route::Header> headers;  // forwardable fields, host included
-  std::string body;
+  std::shared_ptr<http::RequestBody> body;
   bool http2 = false;  // route::upstreamHttp2
-  std::string h1;      // the HTTP/1.1 serialization (HTTP/1.1 upstreams)
+  // HTTP/1.1 upstreams: the serialization, whole; or, for a body still
+  // arriving (`streamed`), the head alone, the body following as it comes
+  // (chunked when no length was declared).
+  std::string h1;
+  bool streamed = false;
+  bool chunked = false;
+};
+
+// An attempt's request body on its way upstream, sent by a coroutine beside
+// the reading of the response (pumpBody in upstream.cc).
+struct Waypoint::BodyPump {
+  bool cancelled = false;  // the attempt was given up: it stops at its next step
+  bool finished = false;
+  bool ok = false;  // all of the body went
 };
 
 // An upstream exchange whose response head arrived: the body is relayed from here.
 struct Waypoint::Upstream {
   std::shared_ptr<hbone::Stream> stream;
   std::unique_ptr<http::H1ResponseReader> reader;  // an HTTP/1.1 upstream
-  std::unique_ptr<http::H2Client> h2;              // an HTTP/2 upstream: its session on `stream`
+  std::shared_ptr<http::H2Client> h2;              // an HTTP/2 upstream: its session on `stream`
+  std::shared_ptr<BodyPump> pump;                  // the request body still being sent, if it was streamed
   std::string in;    // HTTP/1.1: read from the stream, not yet parsed
   std::string body;  // body bytes not yet relayed
   upstream::Endpoint endpoint;
@@ -58,8 +72,16 @@ struct Waypoint::Upstream {
   const std::string& error() const { return h2 ? h2->error() : reader->error(); }
   // The response's trailers (HTTP/2 upstreams; gRPC's status is there).
   const std::vector<route::Header>& trailers() const;
-  // Complete, and the stream can carry another request (nothing unread).
-  bool reusable() const { return done && (h2 ? h2->reusable() : head().keep_alive && in.empty()); }
+  // Complete, and the stream can carry another request (nothing unread, the
+  // whole request sent).
+  bool reusable() const {
+    return done && (!pump || pump->ok) && (h2 ? h2->reusable() : head().keep_alive && in.empty());
+  }
+  Upstream() = default;
+  Upstream(const Upstream&) = delete;
+  Upstream& operator=(const Upstream&) = delete;
+  // A request body still being sent is given up with the attempt (the stream is reset).
+  ~Upstream();
 };
 
 // Resets an HBONE stream if a deadline passes first (scoped: destroy it when

@@ -39,6 +39,7 @@
 #include "waypoint/http/h1_request.h"
 #include "waypoint/http/h1_response.h"
 #include "waypoint/http/h2_client.h"
+#include "waypoint/http/request_body.h"
 #include "waypoint/route/decide.h"
 #include "waypoint/state/route_store.h"
 #include "waypoint/trace/zipkin.h"
@@ -111,6 +112,7 @@ class Waypoint {
   struct Downstream;
   struct Upstream;
   struct Outbound;
+  struct BodyPump;
   // A traced request: its ids and when it started.
   struct RequestTrace {
     bool sampled = false;
@@ -133,7 +135,7 @@ class Waypoint {
   // An upstream HBONE stream, kept between requests to one endpoint.
   struct IdleStream {
     std::shared_ptr<hbone::Stream> stream;
-    std::unique_ptr<http::H2Client> h2;  // its HTTP/2 session (HTTP/2 upstreams)
+    std::shared_ptr<http::H2Client> h2;  // its HTTP/2 session (HTTP/2 upstreams)
     std::chrono::steady_clock::time_point since;
     unsigned uses = 0;  // requests it has carried
   };
@@ -188,7 +190,9 @@ class Waypoint {
   // session.cc: the HTTP/1.1 request loop of one tunnel, and one request
   // (either protocol); `in`: bytes already read from the tunnel.
   asio::awaitable<void> serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string in);
-  asio::awaitable<bool> handleRequest(Responder& resp, Downstream& d, http::Request req);
+  // `more`: where the rest of the body comes from (null: req.body is whole).
+  asio::awaitable<bool> handleRequest(Responder& resp, Downstream& d, http::Request req,
+                                      std::unique_ptr<http::BodySource> more = nullptr);
   // A request refused before routing (limits, framing): its metrics and access line.
   void refused(Downstream& d, int status, const std::string& reason, std::chrono::steady_clock::time_point started,
                uint64_t response_bytes);

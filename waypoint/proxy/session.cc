@@ -1,5 +1,7 @@
 // One HBONE tunnel's HTTP/1.1 requests: read (smuggling rules, limits),
 // normalize, authorize, route, fault, retry with timeouts, relay the response.
+#include <charconv>
+#include <functional>
 #include <random>
 
 #include <boost/asio/as_tuple.hpp>
@@ -287,7 +289,8 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
   }
 }
 
-asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, http::Request req) {
+asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, http::Request req,
+                                              std::unique_ptr<http::BodySource> more) {
   static auto logger = log::scope("waypoint.http");
   auto started = Clock::now();
   Worker& w = *workers_[d.worker];
@@ -304,15 +307,29 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   const bool client_http2 = req.version >= 20;
   const bool grpc = route::isGrpc(req.header("content-type"));
   int grpc_status = -1;  // the answer's grpc-status (gRPC requests)
-  uint64_t request_bytes = req.method.size() + req.target.size() + req.body.size();
-  for (const auto& h : req.headers) request_bytes += h.name.size() + h.value.size() + 4;
+  uint64_t head_bytes = req.method.size() + req.target.size();
+  for (const auto& h : req.headers) head_bytes += h.name.size() + h.value.size() + 4;
   std::string authority = req.header("host");
+  // The body: whole (HTTP/1.1), or still arriving (HTTP/2), then sent on as it comes.
+  std::shared_ptr<http::RequestBody> body;
+  if (more) {
+    std::optional<uint64_t> declared;
+    auto cl = req.header("content-length");
+    uint64_t n = 0;
+    if (!cl.empty() && std::from_chars(cl.data(), cl.data() + cl.size(), n).ec == std::errc()) declared = n;
+    auto ex = co_await asio::this_coro::executor;
+    body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::move(more), config_.limits.max_body_bytes,
+                                               declared);
+  } else {
+    body = std::make_shared<http::RequestBody>(std::move(req.body));
+  }
 
   const upstream::Endpoint* served_by = nullptr;
   std::string request_id = req.header("x-request-id");
   const auto trace = startTrace(req);  // nullopt without a collector
   auto finish = [&](int status, Flag flag, uint64_t response_bytes, const std::string& route_name,
                     const std::string& detail) {
+    const uint64_t request_bytes = head_bytes + body->received();
     countRequest(w, d, served_by, status, flag, started, request_bytes, response_bytes,
                  grpc ? grpc_status : kNotGrpc);
     if (trace) {
@@ -509,11 +526,35 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (h.name == "host") out_req.authority = h.value;
   }
   out_req.headers = std::move(headers);
-  out_req.body = std::move(req.body);
+  out_req.body = body;
+  // Mirrors copy the whole body: one still arriving is copied when it has
+  // ended (kept whole within the retry buffer), as this request finishes.
+  std::vector<const rv1::Destination*> later;
   if (r != nullptr) {
     for (const auto& m : r->mirrors()) {
-      if (draw() * 100.0 < m.percent()) mirror(d, m.destination(), out_req, client_http2);
+      if (draw() * 100.0 >= m.percent()) continue;
+      if (body->ended()) {
+        mirror(d, m.destination(), out_req, client_http2);
+      } else {
+        later.push_back(&m.destination());
+      }
     }
+  }
+  struct AtExit {
+    std::function<void()> fn;
+    ~AtExit() {
+      if (fn) fn();
+    }
+  } mirror_later;
+  if (!later.empty()) {
+    mirror_later.fn = [this, &d, &later, &out_req, &body, client_http2] {
+      static auto mlog = log::scope("waypoint.mirror");
+      if (!body->ended() || !body->replayable()) {
+        log::debug(*mlog, "mirror_dropped", "reason", "the request body did not end within the retry buffer");
+        return;
+      }
+      for (const auto* m : later) mirror(d, *m, out_req, client_http2);
+    };
   }
   // HTTP/2 for ports declared http2/grpc, or as the DestinationRule or the client says.
   prepare(out_req, route::upstreamHttp2(targets->protocol, *tp, client_http2));
@@ -596,6 +637,10 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       break;
     }
     if (attempt_no > retry.attempts() || !route::retriable(retry, outcome)) break;
+    if (!body->replayable()) {  // more of the body went than the retry buffer keeps
+      detail += detail.empty() ? "request body beyond the retry buffer" : "; request body beyond the retry buffer";
+      break;
+    }
     if (cluster) {
       // Retries in flight are bounded too (maxRetries, retryBudget): else this answer stands.
       retry_slot = cluster->tryRetry(limits);

@@ -18,6 +18,16 @@ uint64_t fieldBytes(const std::vector<route::Header>& fields) {
   return n;
 }
 
+// The rest of a request body, from its HTTP/2 stream.
+class ExchangeBody final : public http::BodySource {
+ public:
+  explicit ExchangeBody(std::shared_ptr<http::H2Exchange> x) : x_(std::move(x)) {}
+  asio::awaitable<bool> read(std::string& out, bool& end) override { co_return co_await x_->readBody(out, end); }
+
+ private:
+  std::shared_ptr<http::H2Exchange> x_;
+};
+
 class H2Responder final : public Responder {
  public:
   explicit H2Responder(std::shared_ptr<http::H2Exchange> x) : x_(std::move(x)) {}
@@ -63,7 +73,6 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
   http::H2ServerLimits limits;
   limits.max_header_bytes = config_.limits.max_header_bytes;
   limits.max_headers = config_.limits.max_headers;
-  limits.max_body_bytes = config_.limits.max_body_bytes;
   limits.request_timeout = config_.request_header_timeout;
   limits.idle_timeout = config_.idle_timeout;
 
@@ -82,7 +91,11 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
     }
     // Shared by the connection's requests: handleRequest holds the route
     // table it uses, so another stream refreshing d's snapshots is harmless.
-    co_await handleRequest(responder, d, std::move(x->request()));
+    // The body goes on streaming unless it is all here already.
+    http::Request req = std::move(x->request());
+    std::unique_ptr<http::BodySource> more;
+    if (!x->takeBody(req.body)) more = std::make_unique<ExchangeBody>(x);
+    co_await handleRequest(responder, d, std::move(req), std::move(more));
   };
   auto server = http::H2Server::create(stream->connection().executor(), limits, std::move(transport),
                                        std::move(handler), std::move(in));

@@ -49,6 +49,13 @@ http::H2Transport transportOver(const std::shared_ptr<hbone::Stream>& stream) {
   return t;
 }
 
+Waypoint::Upstream::~Upstream() {
+  if (!pump || pump->finished) return;
+  pump->cancelled = true;
+  if (h2) h2->abandon();  // wakes a send() waiting for the window
+  if (stream) stream->reset();
+}
+
 const std::vector<route::Header>& Waypoint::Upstream::trailers() const {
   static const std::vector<route::Header> kNone;
   return h2 ? h2->trailers() : kNone;
@@ -207,7 +214,11 @@ upstream::PickInput Waypoint::pickInput(Worker& w, const ambit::route::v1::Traff
 void Waypoint::prepare(Outbound& req, bool http2) {
   req.http2 = http2;
   req.h1.clear();
-  if (!http2) req.h1 = http::serializeRequest(req.method, req.target, req.headers, req.body);
+  req.streamed = !req.body->ended();
+  req.chunked = req.streamed && !http2 && !req.body->length();
+  if (http2) return;
+  req.h1 = req.streamed ? http::serializeRequestHead(req.method, req.target, req.headers, req.body->length())
+                        : http::serializeRequest(req.method, req.target, req.headers, req.body->whole());
 }
 
 namespace {
@@ -221,10 +232,61 @@ struct Exchanged {
   std::string error;
 };
 
+// Sends the request body from `at` on as it arrives (HTTP/2: through the
+// session; HTTP/1.1: on the stream, chunked or not), until it ends, the
+// attempt is given up, or either side goes away. A body the client broke off
+// resets the upstream stream, so the upstream does not wait for the rest.
+asio::awaitable<void> pumpBody(std::shared_ptr<http::RequestBody> body, uint64_t at,
+                               std::shared_ptr<Waypoint::BodyPump> pump, std::shared_ptr<hbone::Stream> stream,
+                               std::shared_ptr<http::H2Client> h2, bool chunked) {
+  try {
+    for (uint64_t round = 0; !pump->cancelled; ++round) {  // each round sends, or waits for the client's bytes
+      if (body->from(at).empty() && !body->ended()) {
+        if (body->failed()) break;
+        co_await body->wait(at);
+        continue;
+      }
+      // A copy: the body's buffer may grow (and move) while this one is written.
+      std::string data(body->from(at));
+      const uint64_t next = at + data.size();
+      bool end = body->ended();
+      bool ok = false;
+      if (h2) {
+        ok = co_await h2->send(data, end);
+      } else {
+        if (chunked && !data.empty()) data = fmt::format("{:x}\r\n", data.size()) + data + "\r\n";
+        if (chunked && end) data += "0\r\n\r\n";
+        ok = data.empty() || co_await writeAll(*stream, data);
+      }
+      if (!ok || pump->cancelled) break;
+      at = next;
+      body->sent(at);
+      if (end) {
+        pump->ok = true;
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    pump->ok = false;
+  }
+  pump->finished = true;
+  if (!pump->ok && !pump->cancelled) {
+    if (h2) h2->abandon();
+    stream->reset();
+  }
+}
+
+void startPump(Waypoint::Upstream& up, const Waypoint::Outbound& req, uint64_t at) {
+  up.pump = std::make_shared<Waypoint::BodyPump>();
+  asio::co_spawn(up.stream->connection().executor(),
+                 pumpBody(req.body, at, up.pump, up.stream, up.h2, req.chunked), asio::detached);
+}
+
 asio::awaitable<Exchanged> exchangeH1(Waypoint::Upstream& up, const Waypoint::Outbound& req) {
   using State = http::H1ResponseReader::State;
   Exchanged x;
   bool sent = co_await writeAll(*up.stream, req.h1);
+  if (sent && req.streamed) startPump(up, req, 0);
   for (int reads = 0; sent; ++reads) {  // bounded by the deadline, which resets the stream
     std::string err;
     std::size_t n = co_await readSome(*up.stream, up.in, err);
@@ -258,11 +320,15 @@ asio::awaitable<Exchanged> exchangeH2(Waypoint::Upstream& up, const Waypoint::Ou
   r.authority = req.authority;
   r.path = req.target;
   r.headers = &req.headers;
-  r.body = req.body;
+  r.body = req.body->from(0);
+  r.more = !req.body->ended();
+  r.length = req.body->length();
+  uint64_t here = r.body.size();
   if (!up.h2->start(r)) {
     x.error = up.h2->error().empty() ? "upstream session cannot take a request" : up.h2->error();
     co_return x;
   }
+  if (r.more) startPump(up, req, here);
   auto st = co_await up.h2->next(up.body);
   x.heard = up.h2->heard();
   x.refused = up.h2->refused();
@@ -308,7 +374,9 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
       http::H2ClientLimits h2_limits;
       h2_limits.max_header_bytes = config_.limits.max_header_bytes;
       h2_limits.max_headers = config_.limits.max_headers;
-      up->h2 = conn.h2 ? std::move(conn.h2) : std::make_unique<http::H2Client>(transportOver(conn.stream), h2_limits);
+      up->h2 = conn.h2 ? std::move(conn.h2)
+                       : std::make_shared<http::H2Client>(conn.stream->connection().executor(),
+                                                          transportOver(conn.stream), h2_limits);
       x = co_await exchangeH2(*up, req);
     } else {
       up->reader = std::make_unique<http::H1ResponseReader>(method == "HEAD", config_.limits.max_header_bytes);
@@ -329,8 +397,10 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
     }
     conn.stream->reset();
     // Sent again unasked only when that is safe to repeat (RFC 9110 9.2.2;
-    // a refused HTTP/2 stream was never processed, RFC 9113 8.7).
-    if (reused && !guard.expired() && (x.refused || (!x.heard && idempotent))) continue;
+    // a refused HTTP/2 stream was never processed, RFC 9113 8.7), and the
+    // body is all still here.
+    bool again = x.refused || (!x.heard && idempotent);
+    if (reused && !guard.expired() && again && req.body->replayable()) continue;
     co_return nullptr;
   }
   co_return nullptr;
@@ -364,6 +434,8 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
     }
   }
   auto shadow = std::make_shared<Outbound>(req);
+  // Its own copy of the (whole) body: the client's may be let go first.
+  shadow->body = std::make_shared<http::RequestBody>(std::string(req.body->whole()));
   // Envoy marks a shadow request's authority with "-shadow".
   auto mark = [](std::string& host) {
     auto colon = host.rfind(':');
