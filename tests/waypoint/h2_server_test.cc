@@ -276,6 +276,29 @@ TEST(H2ServerTest, TheHandlerReadsTheBodyAsItComesAndACutBodyFails) {
   EXPECT_TRUE(resetWith(r.output, 1, 8 /* CANCEL */)) << r.reason;
 }
 
+TEST(H2ServerTest, ABodyThatStopsComingIsResetAfterTheIdleTimeout) {
+  std::string input = preface() + frame(kHeaders, kEndHeaders, 1, kGetBlock) + frame(kData, 0, 1, "some");
+  H2ServerLimits limits;
+  limits.idle_timeout = std::chrono::milliseconds(150);
+  std::string body;
+  bool end = false, more = true;
+  auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration waited{};
+  auto r = runSession(
+      input,
+      [&](std::shared_ptr<H2Exchange> x) -> asio::awaitable<void> {
+        co_await x->readBody(body, end);
+        more = co_await x->readBody(body, end);  // nothing more comes
+        waited = std::chrono::steady_clock::now() - started;
+      },
+      limits, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(r.ended);
+  EXPECT_EQ(body, "some");
+  EXPECT_FALSE(more);
+  EXPECT_LT(waited, std::chrono::milliseconds(800)) << "reset by the idle timeout, not by the client's close";
+  EXPECT_TRUE(resetWith(r.output, 1, 8 /* CANCEL */)) << r.reason;
+}
+
 TEST(H2ServerTest, AResponseTheClientTakesNothingOfIsReset) {
   // The client's stream window is 0: no DATA can go out.
   std::string settings("\x00\x04\x00\x00\x00\x00", 6);  // INITIAL_WINDOW_SIZE = 0

@@ -1,7 +1,8 @@
 // RequestBody: a body that is whole, one that streams from a source (read
 // only when a sender waits, one read at a time however many wait), the keep
 // limit past which sent bytes are let go and the body is no longer
-// replayable, and a source that fails.
+// replayable, a keep budget shared by a connection's bodies, and a source
+// that fails.
 #include "waypoint/http/request_body.h"
 
 #include <deque>
@@ -133,6 +134,23 @@ TEST(RequestBodyTest, WaitersShareOneReadAndAFailedSourceEndsThem) {
   EXPECT_TRUE(b.failed());
   EXPECT_FALSE(b.ended());
   EXPECT_FALSE(b.length());
+}
+
+TEST(RequestBodyTest, BodiesOfOneConnectionShareAKeepBudget) {
+  asio::io_context io;
+  auto none = [&] { return std::make_unique<FakeSource>(io.get_executor(), std::deque<std::string>{}, true); };
+  auto budget = std::make_shared<KeepBudget>(4);
+  RequestBody a(io.get_executor(), "0123", none(), 100, std::nullopt, budget);
+  a.sent(4);
+  EXPECT_TRUE(a.replayable()) << "within the budget";
+  {
+    RequestBody b(io.get_executor(), "56", none(), 100, std::nullopt, budget);
+    EXPECT_EQ(budget->used, 6u);
+    a.sent(4);
+    EXPECT_FALSE(a.replayable()) << "over the budget, what was sent goes";
+    EXPECT_EQ(budget->used, 2u);
+  }
+  EXPECT_EQ(budget->used, 0u) << "a body gives its share back when it goes";
 }
 
 }  // namespace

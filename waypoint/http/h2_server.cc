@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nghttp2/nghttp2.h>
 
@@ -31,6 +32,7 @@ using hbone::nv;
 H2Exchange::H2Exchange(std::shared_ptr<H2Server> server, int32_t id)
     : server_(std::move(server)),
       id_(id),
+      body_at_(Clock::now()),
       readable_(server_->ex_),
       opened_(Clock::now()),
       progress_(opened_),
@@ -42,15 +44,33 @@ bool H2Exchange::takeBody(std::string& out) {
   std::size_t n = body_in_.size();
   out += body_in_;
   body_in_.clear();
-  if (n > 0 && !closed_ && !server_->finished_) {
+  // Also after a reset of ours: the stream may not be closed yet, and its
+  // bytes count in the connection's window until they are given back.
+  if (n > 0 && !server_->finished_) {
     nghttp2_session_consume(server_->session_, id_, n);  // the window opens again
     server_->kick();
   }
   return remote_ended_;
 }
 
+void H2Exchange::dropBody() {
+  std::string dropped;
+  takeBody(dropped);
+  body_dropped_ = true;
+}
+
 asio::awaitable<bool> H2Exchange::readBody(std::string& out, bool& end) {
-  for (int i = 0; body_in_.empty() && !remote_ended_ && !closed_; ++i) co_await readable_.wait();
+  // Waits for the client's next bytes; a stream where neither they nor the
+  // response moved for the idle timeout is reset.
+  for (int i = 0; body_in_.empty() && !remote_ended_ && !closed_; ++i) {
+    auto idle_until = std::max(body_at_, progress_) + server_->limits_.idle_timeout;
+    auto now = Clock::now();
+    if (now >= idle_until) {
+      reset(NGHTTP2_CANCEL);
+      break;
+    }
+    co_await readable_.waitFor(idle_until - now);
+  }
   std::size_t before = out.size();
   end = takeBody(out);
   co_return out.size() > before || end;
@@ -241,11 +261,12 @@ struct H2Server::Callbacks {
   static int onDataChunk(nghttp2_session* session, uint8_t /*flags*/, int32_t stream_id, const uint8_t* data,
                          size_t len, void* /*user_data*/) {
     H2Exchange* x = exchangeOf(session, stream_id);
-    if (x == nullptr || x->closed_) {
+    if (x == nullptr || x->closed_ || x->body_dropped_) {
       nghttp2_session_consume(session, stream_id, len);  // nobody reads it: the window opens at once
       return 0;
     }
     // Queued until the handler reads it: the stream's window bounds it.
+    x->body_at_ = Clock::now();
     x->body_in_.append(reinterpret_cast<const char*>(data), len);
     x->readable_.notify();
     return 0;
@@ -464,19 +485,25 @@ void H2Server::dispatch(const std::shared_ptr<H2Exchange>& x) {
   }
   if (!x->cookies_.empty()) req.headers.push_back({"cookie", std::move(x->cookies_)});
   ++handlers_;
-  asio::co_spawn(
-      ex_,
-      [self = shared_from_this(), x]() -> asio::awaitable<void> {
-        try {
-          co_await self->handler_(x);
-        } catch (const std::exception&) {
-          // The handler's own failure: the stream is reset below.
-        }
-        if (!x->closed_ && (!x->responded_ || !x->ended_)) x->reset();
-        if (--self->handlers_ == 0) self->handlers_done_.notify();
-        self->kick();
-      },
-      asio::detached);
+  // Posted, not started here: co_spawn would run the handler at once, inside
+  // nghttp2's callback, before the rest of what was read (often the whole
+  // body) is taken in.
+  asio::post(ex_, [self = shared_from_this(), x] {
+    asio::co_spawn(
+        self->ex_,
+        [self, x]() -> asio::awaitable<void> {
+          try {
+            co_await self->handler_(x);
+          } catch (const std::exception&) {
+            // The handler's own failure: the stream is reset below.
+          }
+          if (!x->closed_ && (!x->responded_ || !x->ended_)) x->reset();
+          x->dropBody();
+          if (--self->handlers_ == 0) self->handlers_done_.notify();
+          self->kick();
+        },
+        asio::detached);
+  });
 }
 
 void H2Server::finish(std::string reason) {

@@ -21,7 +21,8 @@
 // a cap (new streams are refused beyond it); a request's head must be in
 // within request_timeout, a response the client takes nothing of for
 // stall_timeout is reset, and a session with no stream ends after
-// idle_timeout. A stream answered before its request ended (431, or an
+// idle_timeout, and a stream whose body and response have not moved for
+// idle_timeout is reset (Envoy's stream idle timeout). A stream answered before its request ended (431, or an
 // upstream that answered early) is then reset with NO_ERROR, so the client
 // stops sending (RFC 9113 8.1). Request trailers are not kept.
 // nghttp2 checks the message rules (pseudo-headers, connection-specific
@@ -90,6 +91,9 @@ class H2Exchange {
   // What of the body is here, appended to `out` without waiting; true when
   // that is all of it (the client's END_STREAM came).
   bool takeBody(std::string& out);
+  // The handler is done with the body: what is queued and what still comes
+  // is dropped and its window given back at once.
+  void dropBody();
 
   // Submits the response head (lower-case names; connection-specific fields
   // are dropped). With `has_body`, write() and end() follow; else the stream
@@ -120,6 +124,8 @@ class H2Exchange {
   bool dispatched_ = false;
   bool remote_ended_ = false;   // the client's END_STREAM came
   std::string body_in_;         // request body received, not yet read (nor given back to the window)
+  bool body_dropped_ = false;
+  std::chrono::steady_clock::time_point body_at_;   // request body bytes last came
   runtime::Event readable_;
   std::chrono::steady_clock::time_point opened_;
   std::chrono::steady_clock::time_point progress_;  // the response last moved

@@ -7,14 +7,21 @@ namespace ambit::waypoint::http {
 RequestBody::RequestBody(std::string whole) : kept_(std::move(whole)), received_(kept_.size()) {}
 
 RequestBody::RequestBody(asio::any_io_executor ex, std::string first, std::unique_ptr<BodySource> source,
-                         std::size_t keep, std::optional<uint64_t> length)
+                         std::size_t keep, std::optional<uint64_t> length, std::shared_ptr<KeepBudget> budget)
     : kept_(std::move(first)),
       received_(kept_.size()),
       keep_(keep),
       declared_(length),
       ended_(false),
       source_(std::move(source)),
-      arrived_(std::in_place, ex) {}
+      budget_(std::move(budget)),
+      arrived_(std::in_place, ex) {
+  if (budget_) budget_->used += kept_.size();
+}
+
+RequestBody::~RequestBody() {
+  if (budget_) budget_->used -= std::min(budget_->used, kept_.size());
+}
 
 std::optional<uint64_t> RequestBody::length() const {
   if (ended_ && !failed_) return received_;
@@ -44,6 +51,7 @@ asio::awaitable<void> RequestBody::wait(uint64_t at) {
       ok = false;
     }
     reading_ = false;
+    if (budget_) budget_->used += got.size();
     kept_ += got;
     received_ += got.size();
     if (!ok) {
@@ -56,10 +64,12 @@ asio::awaitable<void> RequestBody::wait(uint64_t at) {
 }
 
 void RequestBody::sent(uint64_t at) {
-  if (received_ <= keep_ || at <= base_) return;
+  bool over = received_ > keep_ || (budget_ && budget_->used > budget_->cap);
+  if (!over || at <= base_) return;
   auto drop = static_cast<std::size_t>(std::min<uint64_t>(at, received_) - base_);
   kept_.erase(0, drop);
   base_ += drop;
+  if (budget_) budget_->used -= std::min(budget_->used, drop);
 }
 
 }  // namespace ambit::waypoint::http

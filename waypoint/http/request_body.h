@@ -32,6 +32,14 @@ namespace ambit::waypoint::http {
 
 namespace asio = boost::asio;
 
+// What one connection's bodies may keep for resending, all together (its
+// streams run side by side): past it, sent bytes are let go as past `keep`.
+struct KeepBudget {
+  explicit KeepBudget(std::size_t c) : cap(c) {}
+  std::size_t cap;
+  std::size_t used = 0;
+};
+
 // Where the rest of a body comes from (an HTTP/2 client's stream).
 class BodySource {
  public:
@@ -48,8 +56,10 @@ class RequestBody {
   explicit RequestBody(std::string whole);
   // A body still arriving: `first` is here, the rest comes from `source`.
   // `length`: what the client declared (content-length), if it did.
+  // `budget`: shared with the connection's other bodies (may be null).
   RequestBody(asio::any_io_executor ex, std::string first, std::unique_ptr<BodySource> source, std::size_t keep,
-              std::optional<uint64_t> length);
+              std::optional<uint64_t> length, std::shared_ptr<KeepBudget> budget = nullptr);
+  ~RequestBody();
   RequestBody(const RequestBody&) = delete;
   RequestBody& operator=(const RequestBody&) = delete;
 
@@ -71,8 +81,8 @@ class RequestBody {
   // Returns once there are bytes beyond `at`, or the body ended or failed:
   // reads the source when no read is under way, else waits for that one.
   asio::awaitable<void> wait(uint64_t at);
-  // The attempt under way sent everything before `at`: past the keep limit,
-  // those bytes are let go.
+  // The attempt under way sent everything before `at`: past the keep limit
+  // (or the connection's budget), those bytes are let go.
   void sent(uint64_t at);
 
  private:
@@ -85,6 +95,7 @@ class RequestBody {
   bool failed_ = false;
   bool reading_ = false;
   std::unique_ptr<BodySource> source_;
+  std::shared_ptr<KeepBudget> budget_;
   std::optional<runtime::Event> arrived_;
 };
 

@@ -29,6 +29,8 @@ struct Waypoint::Downstream {
   uint16_t port = 0;            // its port
   std::string vip;              // "ip:port" dialled (the CONNECT :authority)
   std::string vip_ip;           // its address, textual
+  // HTTP/2: what the connection's streamed request bodies keep for resending, together.
+  std::shared_ptr<http::KeepBudget> keep_budget;
 };
 
 // A request as it goes upstream, made once and sent by each attempt (and

@@ -319,7 +319,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (!cl.empty() && std::from_chars(cl.data(), cl.data() + cl.size(), n).ec == std::errc()) declared = n;
     auto ex = co_await asio::this_coro::executor;
     body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::move(more), config_.limits.max_body_bytes,
-                                               declared);
+                                               declared, d.keep_budget);
   } else {
     body = std::make_shared<http::RequestBody>(std::move(req.body));
   }
@@ -543,7 +543,11 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   struct AtExit {
     std::function<void()> fn;
     ~AtExit() {
-      if (fn) fn();
+      try {
+        if (fn) fn();
+      } catch (const std::exception&) {
+        // A copy that cannot be made is dropped, as any mirror.
+      }
     }
   } mirror_later;
   if (!later.empty()) {
@@ -637,8 +641,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
       break;
     }
     if (attempt_no > retry.attempts() || !route::retriable(retry, outcome)) break;
-    if (!body->replayable()) {  // more of the body went than the retry buffer keeps
-      detail += detail.empty() ? "request body beyond the retry buffer" : "; request body beyond the retry buffer";
+    if (!body->replayable() || body->failed()) {  // the body cannot be sent again
+      const char* why = body->failed() ? "the client broke off the request body" : "request body beyond the retry buffer";
+      detail += detail.empty() ? why : std::string("; ") + why;
       break;
     }
     if (cluster) {

@@ -77,6 +77,9 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
   limits.idle_timeout = config_.idle_timeout;
 
   auto transport = transportOver(stream);
+  // Request bodies kept for resending across the connection's streams (as
+  // much as the connection's window lets in at once).
+  d.keep_budget = std::make_shared<http::KeepBudget>(limits.connection_window);
 
   auto handler = [this, &d](std::shared_ptr<http::H2Exchange> x) -> asio::awaitable<void> {
     H2Responder responder(x);
@@ -92,6 +95,7 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
     // Shared by the connection's requests: handleRequest holds the route
     // table it uses, so another stream refreshing d's snapshots is harmless.
     // The body goes on streaming unless it is all here already.
+    if (x->closed()) co_return;  // the client reset it before it was handled
     http::Request req = std::move(x->request());
     std::unique_ptr<http::BodySource> more;
     if (!x->takeBody(req.body)) more = std::make_unique<ExchangeBody>(x);

@@ -256,7 +256,8 @@ asio::awaitable<void> pumpBody(std::shared_ptr<http::RequestBody> body, uint64_t
       } else {
         if (chunked && !data.empty()) data = fmt::format("{:x}\r\n", data.size()) + data + "\r\n";
         if (chunked && end) data += "0\r\n\r\n";
-        ok = data.empty() || co_await writeAll(*stream, data);
+        ok = true;
+        if (!data.empty()) ok = co_await writeAll(*stream, data);
       }
       if (!ok || pump->cancelled) break;
       at = next;
