@@ -94,8 +94,8 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
     }
     // Shared by the connection's requests: handleRequest holds the route
     // table it uses, so another stream refreshing d's snapshots is harmless.
-    // The body goes on streaming unless it is all here already.
     if (x->closed()) co_return;  // the client reset it before it was handled
+    // The body goes on streaming unless it is all here already.
     http::Request req = std::move(x->request());
     std::unique_ptr<http::BodySource> more;
     if (!x->takeBody(req.body)) more = std::make_unique<ExchangeBody>(x);
