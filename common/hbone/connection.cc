@@ -137,11 +137,7 @@ asio::awaitable<void> Stream::write(asio::const_buffer buf) {
     if (out_.size() - out_off_ < conn_->limits_.write_buffer) break;
     co_await writable_.wait();
   }
-  if (out_off_ > 0 && out_off_ >= out_.size() / 2) {
-    out_.erase(0, out_off_);
-    out_off_ = 0;
-  }
-  out_.append(static_cast<const char*>(buf.data()), buf.size());
+  enqueue(out_, out_off_, std::string_view(static_cast<const char*>(buf.data()), buf.size()));
   conn_->resumeData(*this);
 }
 

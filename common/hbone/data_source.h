@@ -59,6 +59,17 @@ int newSession(nghttp2_session** session, bool server, void* user_data, Tune&& t
 // DATA within what nghttp2 asks for; END_STREAM once `eof` and all is out;
 // with nothing queued the source defers (resume it when more is queued).
 
+// Appends `data` to such a queue, first dropping what already went out when
+// that is at least half of it (so the queue neither grows without bound nor
+// moves its bytes on every append).
+inline void enqueue(std::string& out, std::size_t& off, std::string_view data) {
+  if (off > 0 && off >= out.size() / 2) {
+    out.erase(0, off);
+    off = 0;
+  }
+  out.append(data);
+}
+
 // nghttp2's read_callback body. `took` is set when bytes left the queue (a
 // writer waiting for room can go on).
 inline ssize_t takeQueued(std::string& out, std::size_t& off, bool eof, bool& deferred, uint8_t* buf,

@@ -136,6 +136,17 @@ asio::awaitable<std::string> readAll(const std::shared_ptr<H2Exchange>& x) {
   co_return body;
 }
 
+// A POST whose body follows through send().
+H2ClientRequest streamedPost(std::string_view path, const std::vector<route::Header>& headers) {
+  H2ClientRequest req;
+  req.method = "POST";
+  req.authority = "svc:80";
+  req.path = path;
+  req.headers = &headers;
+  req.more = true;
+  return req;
+}
+
 std::string pattern(std::size_t n, char seed) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + i % 61);
@@ -203,13 +214,8 @@ TEST(H2ClientTest, ABodyStreamsWhileTheResponseIsReadAndTheSessionIsReusableOnly
   State last = State::kNeedMore;
   bool reusable_midway = true;
   h.run([&]() -> asio::awaitable<void> {
-    H2ClientRequest req;
-    req.method = "POST";
-    req.authority = "svc:80";
-    req.path = "/stream";
-    req.headers = &none;
+    H2ClientRequest req = streamedPost("/stream", none);
     req.body = "one";
-    req.more = true;
     EXPECT_TRUE(h.client->start(req));
     std::string body;
     for (const char* piece : {"two", "three", ""}) {
@@ -245,12 +251,7 @@ TEST(H2ClientTest, AnAbandonedExchangeWakesItsSenderAndTheSessionIsNotReused) {
   std::vector<route::Header> none;
   bool sent = true;
   h.run([&]() -> asio::awaitable<void> {
-    H2ClientRequest req;
-    req.method = "POST";
-    req.authority = "svc:80";
-    req.path = "/upload";
-    req.headers = &none;
-    req.more = true;
+    H2ClientRequest req = streamedPost("/upload", none);
     EXPECT_TRUE(h.client->start(req));
     auto client = h.client;
     asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));

@@ -281,11 +281,7 @@ asio::awaitable<void> H2Client::flush() {
 
 asio::awaitable<bool> H2Client::send(std::string_view data, bool end) {
   if (broken_ || closed_ || stream_id_ < 0 || out_ended_) co_return false;
-  if (out_off_ > 0 && out_off_ >= out_.size() / 2) {
-    out_.erase(0, out_off_);
-    out_off_ = 0;
-  }
-  out_.append(data);
+  hbone::enqueue(out_, out_off_, data);
   out_ended_ = end;
   if (deferred_) {
     deferred_ = false;

@@ -42,7 +42,11 @@ H2Exchange::H2Exchange(std::shared_ptr<H2Server> server, int32_t id)
 
 bool H2Exchange::takeBody(std::string& out) {
   std::size_t n = body_in_.size();
-  out += body_in_;
+  if (out.empty()) {
+    out.swap(body_in_);
+  } else {
+    out += body_in_;
+  }
   body_in_.clear();
   // Also after a reset of ours: the stream may not be closed yet, and its
   // bytes count in the connection's window until they are given back.
@@ -130,11 +134,7 @@ bool H2Exchange::respond(int status, const std::vector<route::Header>& headers, 
 
 asio::awaitable<bool> H2Exchange::write(std::string_view data) {
   if (closed_ || !responded_ || ended_ || server_->finished_) co_return false;
-  if (out_off_ > 0 && out_off_ >= out_.size() / 2) {
-    out_.erase(0, out_off_);
-    out_off_ = 0;
-  }
-  out_.append(data);
+  hbone::enqueue(out_, out_off_, data);
   server_->resume(*this);
   for (int i = 0; !closed_ && out_.size() - out_off_ > kWriteBuffer; ++i) co_await writable_.wait();
   co_return !closed_;

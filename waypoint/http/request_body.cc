@@ -42,18 +42,19 @@ asio::awaitable<void> RequestBody::wait(uint64_t at) {
       continue;
     }
     reading_ = true;
-    std::string got;
+    // A sender may let bytes go from the front while this read waits (sent()).
+    const uint64_t before = base_ + kept_.size();
     bool end = false;
     bool ok = false;
     try {
-      ok = co_await source_->read(got, end);
+      ok = co_await source_->read(kept_, end);  // appends in place
     } catch (const std::exception&) {
       ok = false;
     }
     reading_ = false;
-    if (budget_) budget_->used += got.size();
-    kept_ += got;
-    received_ += got.size();
+    const auto got = static_cast<std::size_t>(base_ + kept_.size() - before);
+    if (budget_) budget_->used += got;
+    received_ += got;
     if (!ok) {
       failed_ = true;
     } else if (end) {

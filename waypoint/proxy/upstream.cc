@@ -246,18 +246,18 @@ asio::awaitable<void> pumpBody(std::shared_ptr<http::RequestBody> body, uint64_t
         co_await body->wait(at);
         continue;
       }
-      // A copy: the body's buffer may grow (and move) while this one is written.
-      std::string data(body->from(at));
-      const uint64_t next = at + data.size();
-      bool end = body->ended();
-      bool ok = false;
+      const std::string_view piece = body->from(at);
+      const uint64_t next = at + piece.size();
+      const bool end = body->ended();
+      bool ok = true;
       if (h2) {
-        ok = co_await h2->send(data, end);
+        ok = co_await h2->send(piece, end);  // queued before it waits
       } else {
-        if (chunked && !data.empty()) data = fmt::format("{:x}\r\n", data.size()) + data + "\r\n";
-        if (chunked && end) data += "0\r\n\r\n";
-        ok = true;
-        if (!data.empty()) ok = co_await writeAll(*stream, data);
+        // A copy: the body's buffer may grow (and move) while this is written.
+        std::string out = chunked && !piece.empty() ? fmt::format("{:x}\r\n{}\r\n", piece.size(), piece)
+                                                    : std::string(piece);
+        if (chunked && end) out += "0\r\n\r\n";
+        if (!out.empty()) ok = co_await writeAll(*stream, out);
       }
       if (!ok || pump->cancelled) break;
       at = next;
