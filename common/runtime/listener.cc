@@ -2,8 +2,10 @@
 #include "common/runtime/listener.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <future>
+#include <utility>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -21,6 +23,7 @@ namespace ambit::runtime {
 using asio::ip::tcp;
 
 struct Listener::State : std::enable_shared_from_this<Listener::State> {
+  WorkerPool& pool;
   Drain& drain;
   ConnectionHandler handler;
   ListenerOptions options;
@@ -32,8 +35,8 @@ struct Listener::State : std::enable_shared_from_this<Listener::State> {
   bool stopped = false;
   uint64_t drain_hook = 0;  // Drain::onStart id, removed when the listener goes
 
-  State(Drain& d, ConnectionHandler h, ListenerOptions o)
-      : drain(d), handler(std::move(h)), options(std::move(o)) {}
+  State(WorkerPool& p, Drain& d, ConnectionHandler h, ListenerOptions o)
+      : pool(p), drain(d), handler(std::move(h)), options(std::move(o)) {}
 
   // Stops accepting now, from any thread: shutdown() takes each listening
   // socket out of the kernel's lookups at once (new connections are refused,
@@ -101,7 +104,9 @@ Result<std::unique_ptr<tcp::acceptor>> openAcceptor(asio::io_context& ctx, const
   return acc;
 }
 
-asio::awaitable<void> serve(std::shared_ptr<Listener::State> st, tcp::socket socket, std::size_t worker) {
+// `load` counts the connection against its worker while it is served.
+asio::awaitable<void> serve(std::shared_ptr<Listener::State> st, tcp::socket socket, std::size_t worker,
+                            [[maybe_unused]] WorkerPool::Load load) {
   auto executor = co_await asio::this_coro::executor;
   Drain::Handle handle = st->drain.track(executor, [&socket] {
     boost::system::error_code ignored;
@@ -114,6 +119,42 @@ asio::awaitable<void> serve(std::shared_ptr<Listener::State> st, tcp::socket soc
   } catch (const std::exception& e) {
     log::error(*st->log, "connection_handler_failed", "listener", st->options.name, "what", e.what());
   }
+}
+
+// A descriptor in flight between workers: closed if nobody adopts it (the
+// target's io_context was torn down with the hand-over still queued).
+struct HandedOver {
+  int fd = -1;
+  explicit HandedOver(int f) : fd(f) {}
+  HandedOver(HandedOver&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+  HandedOver& operator=(HandedOver&&) = delete;
+  ~HandedOver() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Moves an accepted connection to worker `target` and serves it there. The
+// socket has no pending operations yet, so releasing its descriptor from this
+// worker's reactor and adopting it on the target's is all it takes.
+void handOver(const std::shared_ptr<Listener::State>& st, tcp::socket socket, std::size_t target,
+              WorkerPool::Load load) {
+  boost::system::error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return;  // already reset by the peer: the socket closes here
+  HandedOver fd(socket.release(ec));
+  if (ec) return;
+  auto& ctx = st->pool.context(target);
+  asio::post(ctx, [st, &ctx, fd = std::move(fd), protocol, target, load = std::move(load)]() mutable {
+    tcp::socket adopted(ctx);
+    boost::system::error_code aec;
+    adopted.assign(protocol, fd.fd, aec);
+    if (aec) {
+      log::warn(*st->log, "handover_failed", "listener", st->options.name, "error", aec.message());
+      return;  // fd still ours: closed with the lambda
+    }
+    fd.fd = -1;
+    asio::co_spawn(ctx, serve(st, std::move(adopted), target, std::move(load)), asio::detached);
+  });
 }
 
 asio::awaitable<void> acceptLoop(std::shared_ptr<Listener::State> st, tcp::acceptor& acceptor, std::size_t worker) {
@@ -129,7 +170,12 @@ asio::awaitable<void> acceptLoop(std::shared_ptr<Listener::State> st, tcp::accep
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(executor, serve(st, std::move(socket), worker), asio::detached);
+    auto [target, load] = st->pool.place(worker);
+    if (target != worker) {
+      handOver(st, std::move(socket), target, std::move(load));
+      continue;
+    }
+    asio::co_spawn(executor, serve(st, std::move(socket), worker, std::move(load)), asio::detached);
   }
 }
 
@@ -144,7 +190,7 @@ Listener::~Listener() {
 
 Result<std::unique_ptr<Listener>> Listener::start(WorkerPool& pool, Drain& drain, tcp::endpoint endpoint,
                                                   ConnectionHandler handler, ListenerOptions options) {
-  auto st = std::make_shared<State>(drain, std::move(handler), std::move(options));
+  auto st = std::make_shared<State>(pool, drain, std::move(handler), std::move(options));
   std::size_t count = st->options.reuse_port ? pool.size() : 1;
   tcp::endpoint bind_ep = endpoint;
   for (std::size_t i = 0; i < count; ++i) {

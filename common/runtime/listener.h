@@ -1,6 +1,7 @@
-// A TCP listener with one acceptor per worker (SO_REUSEPORT lets the kernel
-// spread connections), each running an accept coroutine on its own worker.
-// Every accepted connection is tracked by a Drain.
+// A TCP listener with one acceptor per worker (SO_REUSEPORT), each running an
+// accept coroutine on its own worker. Each accepted connection is served on
+// the pool's least loaded worker (balance.h), handed over when that is not
+// the one that accepted it, and tracked by a Drain.
 #pragma once
 
 #include <functional>
@@ -23,7 +24,7 @@ struct ConnectionContext {
   std::size_t worker;
 };
 
-// Serves one accepted connection; runs on the worker that accepted it. The
+// Serves one accepted connection; runs on the worker it was placed on. The
 // listener closes `socket` if the drain deadline passes first.
 using ConnectionHandler =
     std::function<asio::awaitable<void>(asio::ip::tcp::socket& socket, ConnectionContext& ctx)>;

@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include "common/log/log.h"
+#include "common/runtime/balance.h"
 #include "common/metrics/registry.h"
 
 namespace ambit::runtime {
@@ -13,6 +14,7 @@ thread_local const WorkerPool* t_pool = nullptr;
 
 WorkerPool::WorkerPool(std::size_t workers, std::string name) : name_(std::move(name)) {
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  live_ = std::make_unique<std::atomic<std::size_t>[]>(workers);
   for (std::size_t i = 0; i < workers; ++i) {
     // A concurrency hint of 1 lets Asio skip locking inside each io_context.
     contexts_.push_back(std::make_unique<asio::io_context>(1));
@@ -64,5 +66,13 @@ asio::io_context& WorkerPool::next() {
 }
 
 bool WorkerPool::onWorkerThread() const { return t_pool == this; }
+
+std::pair<std::size_t, WorkerPool::Load> WorkerPool::place(std::size_t accepting) {
+  std::vector<std::size_t> live(contexts_.size());
+  for (std::size_t i = 0; i < live.size(); ++i) live[i] = load(i);
+  std::size_t i = leastLoaded(live, accepting);
+  live_[i].fetch_add(1, std::memory_order_relaxed);
+  return {i, Load(&live_[i])};
+}
 
 }  // namespace ambit::runtime
