@@ -77,7 +77,7 @@ config::Schema<WaypointConfig> waypointSchema() {
           "limits.max_headers", "most request header fields (431 beyond)",
           [](C& c) -> auto& { return c.proxy.limits.max_headers; }, config::inRange<uint64_t>(1, 1000))
       .field<uint64_t>(
-          "limits.max_body_bytes", "request body bytes kept for a retry or mirror; HTTP/2 bodies stream past it (then no retry), HTTP/1.1 ones are read whole and refused beyond it (413)",
+          "limits.max_body_bytes", "request body bytes kept for a retry or mirror; bodies stream past it (then the request is not retried)",
           [](C& c) -> auto& { return c.proxy.limits.max_body_bytes; },
           config::inRange<uint64_t>(0, 64u << 20))
       .field<uint64_t>(

@@ -1,6 +1,7 @@
 // hardening.md 7 at the waypoint's HTTP/1.1 reader: each smuggling trick is
 // refused before anything could reach upstream; good requests (also split
-// into single bytes, pipelined, chunked) are read whole; limits give 431/413.
+// into single bytes, pipelined, chunked) are read whole; header limits give
+// 431; a body is handed out as it is parsed, never held.
 #include "waypoint/http/h1_request.h"
 
 #include <gmock/gmock.h>
@@ -19,23 +20,38 @@ struct Read {
   std::string rest;  // bytes left after the request
 };
 
+// The head, then the body into request.body: as the waypoint does, with the
+// bytes given all at once or one at a time.
 Read readAll(std::string bytes, H1Limits limits = {}, bool byte_by_byte = false) {
   H1RequestReader r(limits);
   Read out{State::kNeedMore, {}, 0, "", ""};
+  std::string body;
+  std::string pending;
+  bool head = false;
+  auto feed = [&]() {
+    if (!head) {
+      out.state = r.feedHead(pending);
+      if (out.state != State::kHead) return;
+      head = true;
+    }
+    out.state = r.feedBody(pending, body);
+  };
   if (byte_by_byte) {
-    std::string pending;
     for (char c : bytes) {
       pending += c;
-      out.state = r.feed(pending);
+      feed();
       if (out.state != State::kNeedMore) break;
     }
-    out.rest = pending;
   } else {
-    out.state = r.feed(bytes);
-    out.rest = bytes;
+    pending = bytes;
+    feed();
   }
-  if (out.state == State::kNeedMore) out.state = r.finish();
-  if (out.state == State::kDone) out.request = r.takeRequest();
+  out.rest = pending;
+  if (out.state == State::kNeedMore || out.state == State::kHead) out.state = r.finish();
+  if (out.state == State::kDone) {
+    out.request = r.takeRequest();
+    out.request.body = body;
+  }
   out.status = r.errorStatus();
   out.reason = r.errorReason();
   return out;
@@ -138,11 +154,11 @@ TEST(H1RequestTest, GoodRequestsAreReadWhole) {
   EXPECT_FALSE(cl.request.keep_alive);
 }
 
-TEST(H1RequestTest, LimitsGive431And413AndACutRequestIs400) {
+TEST(H1RequestTest, HeaderLimitsGive431AndACutRequestIs400) {
   H1Limits small;
   small.max_header_bytes = 200;
   small.max_headers = 3;
-  small.max_body_bytes = 4;
+  small.max_body_bytes = 4;  // what is kept for a retry: not a limit on the body
   auto big_head = readAll("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'y') + "\r\n\r\n", small);
   EXPECT_EQ(big_head.status, 431);
   auto endless = readAll("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'y'), small);  // never ends
@@ -150,18 +166,20 @@ TEST(H1RequestTest, LimitsGive431And413AndACutRequestIs400) {
   auto many = readAll("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", small);
   EXPECT_EQ(many.status, 431);
   auto body = readAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nabcde", small);
-  EXPECT_EQ(body.status, 413);
+  ASSERT_EQ(body.state, State::kDone) << body.reason;
+  EXPECT_EQ(body.request.body, "abcde");
   auto chunked = readAll(
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n", small);
-  EXPECT_EQ(chunked.status, 413);
+  ASSERT_EQ(chunked.state, State::kDone) << chunked.reason;
+  EXPECT_EQ(chunked.request.body, "abcde");
   // A head sent in pieces that each end inside a field name is still capped.
   {
     H1RequestReader r(small);
     std::string pending = "GET / HTTP/1.1\r\nHost: a\r\nX";
-    State st = r.feed(pending);
+    State st = r.feedHead(pending);
     for (int i = 0; i < 1000 && st == State::kNeedMore; ++i) {
       pending += "-" + std::to_string(i) + ": v\r\nX";
-      st = r.feed(pending);
+      st = r.feedHead(pending);
     }
     EXPECT_EQ(st, State::kError);
     EXPECT_EQ(r.errorStatus(), 431);
@@ -173,6 +191,82 @@ TEST(H1RequestTest, LimitsGive431And413AndACutRequestIs400) {
   auto cut = readAll("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab");
   EXPECT_EQ(cut.state, State::kError);
   EXPECT_EQ(cut.status, 400);
+}
+
+// A body is handed out piece by piece as its bytes are given, nothing of it
+// held by the reader, however large; the next pipelined request stays.
+TEST(H1RequestTest, BodiesAreHandedOutAsTheyAreParsed) {
+  const std::size_t size = 3 << 20;  // three times the default retry buffer
+  {
+    H1RequestReader r({});
+    std::string data = "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+    ASSERT_EQ(r.feedHead(data), State::kHead);
+    EXPECT_EQ(r.declaredLength(), size);
+    EXPECT_TRUE(data.empty());
+    std::size_t got = 0;
+    for (std::size_t at = 0; at < size; at += 65536) {
+      std::string piece(std::min<std::size_t>(65536, size - at), 'x');
+      if (at + piece.size() == size) piece += "GET /next HTTP/1.1\r\nHost: a\r\n\r\n";
+      std::string out;
+      State st = r.feedBody(piece, out);
+      got += out.size();
+      EXPECT_LE(out.size(), 65536u);
+      if (got < size) {
+        ASSERT_EQ(st, State::kNeedMore) << r.errorReason();
+        EXPECT_TRUE(piece.empty());
+        EXPECT_FALSE(r.done());
+      } else {
+        ASSERT_EQ(st, State::kDone);
+        EXPECT_EQ(piece, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        EXPECT_TRUE(r.done());
+      }
+    }
+    EXPECT_EQ(got, size);
+  }
+  {
+    // Chunked, split inside a chunk-size line and inside the trailers: the
+    // length is not declared, the trailers are not headers.
+    H1RequestReader r({});
+    std::string data = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    ASSERT_EQ(r.feedHead(data), State::kHead);
+    EXPECT_EQ(r.declaredLength(), std::nullopt);
+    std::string out;
+    const char* pieces[] = {"1", "0\r\n0123456789abcdef", "\r\n3\r\nxyz\r\n0\r\nX-Tr", "ailer: 1\r\n\r\n"};
+    State st = State::kNeedMore;
+    std::string pending;  // what the reader left unused stays for the next call
+    for (const char* p : pieces) {
+      pending += p;
+      st = r.feedBody(pending, out);
+      if (st != State::kDone) {
+        EXPECT_EQ(st, State::kNeedMore) << r.errorReason();
+      }
+    }
+    EXPECT_EQ(st, State::kDone);
+    EXPECT_EQ(out, "0123456789abcdefxyz");
+    EXPECT_EQ(r.request().header("x-trailer"), "");
+  }
+  {
+    // No body: done at once.
+    H1RequestReader r({});
+    std::string data = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    ASSERT_EQ(r.feedHead(data), State::kHead);
+    EXPECT_EQ(r.declaredLength(), 0u);
+    std::string out;
+    EXPECT_EQ(r.feedBody(data, out), State::kDone);
+    EXPECT_TRUE(out.empty());
+  }
+  {
+    // A chunk that breaks the framing midway fails the body.
+    H1RequestReader r({});
+    std::string data = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n";
+    ASSERT_EQ(r.feedHead(data), State::kHead);
+    std::string out;
+    EXPECT_EQ(r.feedBody(data, out), State::kNeedMore);
+    EXPECT_EQ(out, "abc");
+    std::string bad = "zz\r\n";
+    EXPECT_EQ(r.feedBody(bad, out), State::kError);
+    EXPECT_EQ(r.errorStatus(), 400);
+  }
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::string meshYaml(const std::string& net, int b) {
   auto ip = [&](int x, int y) { return net + std::to_string(b + x) + "." + std::to_string(y); };
@@ -592,6 +593,54 @@ TEST_F(WaypointIntegrationTest, CurlOverHttp11AndHttp2) {
     EXPECT_EQ(r.status, 0) << mode << ": " << r.output << "\n" << output();
     EXPECT_THAT(r.output, HasSubstr(mode == "--http1.1" ? "v2\n200 1.1" : "v2\n200 2")) << r.output;
   }
+}
+
+// HTTP/1.1 uploads past the retry buffer stream through as they come
+// (curl asks "Expect: 100-continue" for them: the waypoint says go on once
+// the request goes upstream), with a declared length or chunked; the
+// connection carries the next request after. One refused before it goes
+// upstream never has its body sent.
+TEST_F(WaypointIntegrationTest, CurlUploadsStreamOverHttp11) {
+  SocksForwarder entry(ip(1, 10), a_.socks, vip(), 9080);
+  auto connect_to = "reviews:9080:127.0.0.1:" + std::to_string(entry.port());
+  auto big = dir_ + "/big3.bin";
+  std::ofstream(big) << std::string(3u << 20, 'u');
+  auto uploadedTo = [&](const std::string& target) {
+    std::vector<std::size_t> sizes;
+    for (auto* backend : {v1_.get(), v2_.get()}) {
+      for (const auto& m : backend->requests()) {
+        if (m.target == target) sizes.push_back(m.body.size());
+      }
+    }
+    return sizes;
+  };
+  // Two uploads with a Content-Length, one connection.
+  auto two = runTool("curl", {"-sS", "-v", "--http1.1", "--max-time", "30", "--connect-to", connect_to, "-w",
+                              "\n%{http_code}\n", "-T", big, "http://reviews:9080/up/1", "-T", big,
+                              "http://reviews:9080/up/2"});
+  EXPECT_EQ(two.status, 0) << two.output << "\n" << output();
+  EXPECT_EQ(occurrences(two.output, "\n200\n"), 2) << two.output;
+  EXPECT_EQ(occurrences(two.output, "< HTTP/1.1 100 Continue"), 2) << two.output;
+  EXPECT_EQ(uploadedTo("/up/1"), std::vector<std::size_t>{3u << 20});
+  EXPECT_EQ(uploadedTo("/up/2"), std::vector<std::size_t>{3u << 20});
+  EXPECT_EQ(entry.accepted(), 1) << "the connection carried the second upload";
+  // Chunked.
+  auto chunked = runTool("curl", {"-sS", "--http1.1", "--max-time", "30", "--connect-to", connect_to, "-w",
+                                  "\n%{http_code}\n", "-H", "Transfer-Encoding: chunked", "--data-binary",
+                                  "@" + big, "http://reviews:9080/up/chunked"});
+  EXPECT_EQ(chunked.status, 0) << chunked.output << "\n" << output();
+  EXPECT_THAT(chunked.output, HasSubstr("\n200\n"));
+  EXPECT_EQ(uploadedTo("/up/chunked"), std::vector<std::size_t>{3u << 20});
+  // Denied by the L7 policy before it goes anywhere: 403 at once, no 100,
+  // and the connection closes after it.
+  auto started = std::chrono::steady_clock::now();
+  auto denied = runTool("curl", {"-sS", "-v", "--http1.1", "--max-time", "30", "--connect-to", connect_to,
+                                 "-w", "\n%{http_code}\n", "-T", big, "http://reviews:9080/admin"});
+  EXPECT_THAT(denied.output, HasSubstr("\n403\n")) << denied.output;
+  EXPECT_THAT(denied.output, Not(HasSubstr("100 Continue"))) << denied.output;
+  EXPECT_THAT(denied.output, HasSubstr("onnection: close")) << denied.output;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "curl waited for a 100 that never came";
+  EXPECT_EQ(v1_->count("/admin") + v2_->count("/admin"), 0);
 }
 
 TEST_F(WaypointIntegrationTest, NghttpStreamsArePolicedAndBounded) {

@@ -3,8 +3,7 @@
 #include <algorithm>
 
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 
 #include "common/base/ascii.h"
 
@@ -58,18 +57,72 @@ std::string framingProblem(const std::vector<route::Header>& headers, unsigned v
   return "";
 }
 
-struct H1RequestReader::Impl {
-  bhttp::request_parser<bhttp::string_body> parser;
+// Beast's parser without a message: the head's fields go straight into our
+// Request (names lower-cased, counted), and body bytes are appended to
+// whatever string the caller gives for this call.
+class H1RequestReader::Parser final : public bhttp::basic_parser<true> {
+ public:
+  Parser(Request& req, const H1Limits& limits) : req_(req), limits_(limits) {}
+
+  std::string* out = nullptr;  // where body bytes go during a put
+  bool too_many = false;       // the field count went over the limit
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int version,
+                       beast::error_code&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    req_.version = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_method;  // a request parser never sees a status line
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     beast::error_code& ec) override {
+    if (head_done_) return;  // a chunked body's trailer fields are not headers
+    if (req_.headers.size() >= limits_.max_headers) {
+      too_many = true;
+      ec = bhttp::error::header_limit;
+      return;
+    }
+    req_.headers.push_back({asciiLowered(std::string_view(name.data(), name.size())),
+                            std::string(value.data(), value.size())});
+  }
+  void on_header_impl(beast::error_code&) override { head_done_ = true; }
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    out->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    out->append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& req_;
+  const H1Limits& limits_;
+  bool head_done_ = false;
 };
 
-H1RequestReader::H1RequestReader(H1Limits limits) : impl_(std::make_unique<Impl>()), limits_(limits) {
-  impl_->parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
-  impl_->parser.body_limit(limits.max_body_bytes);
+H1RequestReader::H1RequestReader(H1Limits limits)
+    : limits_(limits), parser_(std::make_unique<Parser>(request_, limits_)) {
+  parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.max_header_bytes, UINT32_MAX)));
+  parser_->body_limit(boost::none);  // bodies stream: nothing of them is held here
+  parser_->eager(false);             // stop after the head
 }
 
 H1RequestReader::~H1RequestReader() = default;
 
-bool H1RequestReader::headComplete() const { return impl_->parser.is_header_done() && error_status_ == 0; }
+bool H1RequestReader::done() const { return parser_->is_done(); }
+
+std::optional<uint64_t> H1RequestReader::declaredLength() const {
+  if (!parser_->is_header_done() || parser_->chunked()) return std::nullopt;
+  auto n = parser_->content_length();
+  if (!n) return 0;  // no Content-Length and not chunked: no body
+  return *n;
+}
 
 H1RequestReader::State H1RequestReader::fail(int status, std::string reason) {
   error_status_ = status;
@@ -77,81 +130,76 @@ H1RequestReader::State H1RequestReader::fail(int status, std::string reason) {
   return State::kError;
 }
 
-H1RequestReader::State H1RequestReader::checkHeader() {
-  const auto& msg = impl_->parser.get();
-  request_.method = std::string(msg.method_string());
-  request_.target = std::string(msg.target());
-  request_.version = msg.version();
-  for (const auto& f : msg) {
-    auto name = asciiLowered(f.name_string());
-    if (request_.headers.size() >= limits_.max_headers) {
-      return fail(431, "more than " + std::to_string(limits_.max_headers) + " headers");
-    }
-    request_.headers.push_back({std::move(name), std::string(f.value())});
+H1RequestReader::State H1RequestReader::feedHead(std::string& data) {
+  if (error_status_ != 0) return State::kError;
+  auto& p = *parser_;
+  if (p.is_header_done()) return State::kHead;
+  // The head goes to Beast only once it is whole: its size, count and framing
+  // are checked before anything of the body is read (Beast's own header_limit
+  // only sees one call's bytes).
+  auto eoh = data.find("\r\n\r\n");
+  std::string_view head(data.data(), eoh == std::string::npos ? data.size() : eoh + 4);
+  if (hasBareLf(head)) return fail(400, "bare LF in the request head");
+  if (head.find("\r\n ") != std::string_view::npos || head.find("\r\n\t") != std::string_view::npos) {
+    return fail(400, "obsolete line folding in the request head");
   }
+  if (head.size() > limits_.max_header_bytes) {
+    return fail(431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
+  }
+  if (eoh == std::string::npos) return State::kNeedMore;
+  beast::error_code ec;
+  std::size_t used = p.put(boost::asio::buffer(data.data(), head.size()), ec);
+  if (p.too_many) return fail(431, "more than " + std::to_string(limits_.max_headers) + " headers");
+  if (ec == bhttp::error::header_limit) {
+    return fail(431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
+  }
+  if (ec) return fail(400, "malformed request: " + ec.message());
+  if (!p.is_header_done()) return fail(400, "malformed request head");
+  data.erase(0, used);
   if (auto why = framingProblem(request_.headers, request_.version); !why.empty()) return fail(400, why);
-  return State::kNeedMore;
+  request_.keep_alive = p.keep_alive();
+  p.eager(true);
+  return State::kHead;
 }
 
-H1RequestReader::State H1RequestReader::feed(std::string& data) {
+H1RequestReader::State H1RequestReader::feedBody(std::string& data, std::string& out) {
   if (error_status_ != 0) return State::kError;
-  auto& p = impl_->parser;
-  if (!p.is_header_done()) {
-    // The head goes to Beast only once it is whole: its size, count and
-    // framing are checked before anything of the body is read or buffered
-    // (Beast's own header_limit only sees one call's bytes).
-    auto eoh = data.find("\r\n\r\n");
-    std::string_view head(data.data(), eoh == std::string::npos ? data.size() : eoh + 4);
-    if (hasBareLf(head)) return fail(400, "bare LF in the request head");
-    if (head.find("\r\n ") != std::string_view::npos || head.find("\r\n\t") != std::string_view::npos) {
-      return fail(400, "obsolete line folding in the request head");
+  auto& p = *parser_;
+  p.out = &out;
+  std::size_t taken = 0;  // bytes of `data` used; erased once, at the end
+  State st = State::kDone;
+  while (!p.is_done()) {
+    if (taken == data.size()) {
+      st = State::kNeedMore;
+      break;
     }
-    if (head.size() > limits_.max_header_bytes) {
-      return fail(431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
-    }
-    if (eoh == std::string::npos) return State::kNeedMore;
     beast::error_code ec;
-    p.eager(false);  // stop after the head
-    std::size_t used = p.put(boost::asio::buffer(data.data(), head.size()), ec);
-    if (ec == bhttp::error::header_limit) {
-      return fail(431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
-    }
-    if (ec == bhttp::error::body_limit) {  // a Content-Length over the cap is known at the head
-      return fail(413, "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
-    }
-    if (ec) return fail(400, "malformed request: " + ec.message());
-    if (!p.is_header_done()) return fail(400, "malformed request head");
-    data.erase(0, used);
-    if (checkHeader() == State::kError) return State::kError;
-    p.eager(true);
-  }
-  while (!data.empty() && !p.is_done()) {
-    beast::error_code ec;
-    std::size_t used = p.put(boost::asio::buffer(data), ec);
+    std::size_t used = p.put(boost::asio::buffer(data.data() + taken, data.size() - taken), ec);
+    taken += used;
     if (ec == bhttp::error::need_more) {
-      data.erase(0, used);
       // A chunk-size line or a trailer section that never ends must not grow
       // without bound either.
-      if (data.size() > limits_.max_header_bytes) return fail(400, "chunk framing line or trailers too long");
-      return State::kNeedMore;
+      if (data.size() - taken > limits_.max_header_bytes) st = fail(400, "chunk framing line or trailers too long");
+      else st = State::kNeedMore;
+      break;
     }
-    if (ec == bhttp::error::body_limit) {
-      return fail(413, "request body larger than " + std::to_string(limits_.max_body_bytes) + " bytes");
+    if (ec) {
+      st = fail(400, "malformed request body: " + ec.message());
+      break;
     }
-    if (ec) return fail(400, "malformed request: " + ec.message());
-    data.erase(0, used);
+    if (used == 0 && !p.is_done()) {  // no progress without an error: wait for more
+      st = State::kNeedMore;
+      break;
+    }
   }
-  if (!p.is_done()) return State::kNeedMore;
-  // Trailer fields Beast adds to the message are not taken: the headers were
-  // copied (and checked) when the head ended.
-  request_.body = std::move(p.get().body());
-  request_.keep_alive = p.get().keep_alive();
-  return State::kDone;
+  p.out = nullptr;
+  data.erase(0, taken);
+  return st;
 }
 
 H1RequestReader::State H1RequestReader::finish() {
   if (error_status_ != 0) return State::kError;
-  if (impl_->parser.is_done()) return State::kDone;
+  if (parser_->is_done()) return State::kDone;
   return fail(400, "the request ended early");
 }
 

@@ -190,9 +190,9 @@ class Waypoint {
   // session.cc: the HTTP/1.1 request loop of one tunnel, and one request
   // (either protocol); `in`: bytes already read from the tunnel.
   asio::awaitable<void> serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d, std::string in);
-  // `more`: where the rest of the body comes from (null: req.body is whole).
+  // `body`: the request's body, whole or still arriving (req.body is not used).
   asio::awaitable<bool> handleRequest(Responder& resp, Downstream& d, http::Request req,
-                                      std::unique_ptr<http::BodySource> more = nullptr);
+                                      std::shared_ptr<http::RequestBody> body);
   // A request refused before routing (limits, framing): its metrics and access line.
   void refused(Downstream& d, int status, const std::string& reason, std::chrono::steady_clock::time_point started,
                uint64_t response_bytes);

@@ -1,6 +1,5 @@
 // One HBONE tunnel's HTTP/1.1 requests: read (smuggling rules, limits),
 // normalize, authorize, route, fault, retry with timeouts, relay the response.
-#include <charconv>
 #include <functional>
 #include <random>
 
@@ -145,14 +144,17 @@ std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::str
 }
 
 // The HTTP/1.1 side of a response: framing (length, chunked, or to the close)
-// and keep-alive.
+// and keep-alive. A response that starts before the request's body has all
+// come ends the connection ("Connection: close"): the rest of that body is
+// not waited for before the next request.
 class H1Responder final : public Responder {
  public:
-  H1Responder(hbone::Stream& stream, unsigned version, bool keep)
-      : stream_(stream), version_(version), keep_(keep) {}
+  H1Responder(hbone::Stream& stream, unsigned version, bool keep, const http::RequestBody& request_body)
+      : stream_(stream), version_(version), keep_(keep), request_body_(request_body) {}
 
   asio::awaitable<bool> local(int status, std::string_view body, const std::vector<route::Header>& extra,
                               uint64_t& bytes) override {
+    if (!request_body_.ended()) keep_ = false;
     auto out = http::localResponse(status, body, extra, keep_);
     bytes = out.size();
     co_return co_await writeAll(stream_, out);
@@ -161,6 +163,7 @@ class H1Responder final : public Responder {
   asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
                              std::optional<uint64_t> length, bool no_body, bool /*complete*/,
                              uint64_t& bytes) override {
+    if (!request_body_.ended()) keep_ = false;
     if (no_body) {
       framing_ = Framing::kNone;
     } else if (length) {
@@ -203,7 +206,56 @@ class H1Responder final : public Responder {
   hbone::Stream& stream_;
   unsigned version_;
   bool keep_;
+  const http::RequestBody& request_body_;
   Framing framing_ = Framing::kNone;
+};
+
+// An HTTP/1.1 tunnel's reading side, shared by its request loop and the body
+// source of the request under way (which may outlive the loop's turn: a
+// given-up attempt's pump can still be waiting on it).
+struct H1Inbound {
+  std::shared_ptr<hbone::Stream> stream;
+  std::string in;  // read, not yet parsed
+  std::unique_ptr<http::H1RequestReader> reader;  // the current request's
+  std::chrono::milliseconds idle;                 // a body read that gets nothing this long fails
+  bool awaits_continue = false;  // "Expect: 100-continue": the client waits for a 100 before its body
+};
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// The rest of an HTTP/1.1 request body, parsed from the tunnel as it is read
+// (reads are single-flight: http::RequestBody calls one at a time). A client
+// waiting to be told to go on gets its 100 when the body is first wanted, so
+// a request refused before it goes upstream never has its body sent.
+class H1Body final : public http::BodySource {
+ public:
+  explicit H1Body(std::shared_ptr<H1Inbound> c) : c_(std::move(c)) {}
+
+  asio::awaitable<bool> read(std::string& out, bool& end) override {
+    auto& c = *c_;
+    if (c.awaits_continue) {
+      c.awaits_continue = false;
+      if (!co_await writeAll(*c.stream, kContinue)) co_return false;
+    }
+    const std::size_t had = out.size();
+    // Bounded: each turn reads the stream (the idle deadline ends a silent one).
+    for (int turn = 0; turn < 1'000'000; ++turn) {
+      auto st = c.reader->feedBody(c.in, out);
+      if (st == http::H1RequestReader::State::kError) co_return false;
+      if (st == http::H1RequestReader::State::kDone) {
+        end = true;
+        co_return true;
+      }
+      if (out.size() > had) co_return true;
+      StreamDeadline deadline(c.stream, Clock::now() + c.idle);
+      std::string err;
+      if (co_await readSome(*c.stream, c.in, err) == 0) co_return false;  // cut short, reset, or idle
+    }
+    co_return false;
+  }
+
+ private:
+  std::shared_ptr<H1Inbound> c_;
 };
 
 }  // namespace
@@ -231,30 +283,41 @@ void Waypoint::refused(Downstream& d, int status, const std::string& reason,
   }
 }
 
+// Ends a tunnel whose request body is still arriving, through that body
+// (a given-up attempt may be reading it: the tunnel has one reader at a
+// time). Bounded like lingerClose: 2 s and 64 reads.
+asio::awaitable<void> lingerBody(const std::shared_ptr<hbone::Stream>& stream, http::RequestBody& body) {
+  stream->closeWrite();
+  StreamDeadline deadline(stream, Clock::now() + std::chrono::seconds(2));
+  for (int i = 0; i < 64 && !body.ended() && !body.failed(); ++i) {
+    co_await body.wait(body.received());
+    body.sent(body.received());
+  }
+}
+
 asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d,
                                            std::string in) {
+  auto c = std::make_shared<H1Inbound>();
+  c->stream = stream;
+  c->in = std::move(in);
+  c->idle = config_.idle_timeout;
   for (uint64_t n = 0;; ++n) {  // one request per round; ends with the peer, an error, or a timeout
-    http::H1RequestReader reader(config_.limits);
+    c->reader = std::make_unique<http::H1RequestReader>(config_.limits);
+    c->awaits_continue = false;
+    auto& reader = *c->reader;
     auto state = http::H1RequestReader::State::kNeedMore;
-    bool sent_continue = false;
     bool timed_out = false;
     {
-      // Idle until the first byte of a request, then the request must be in
+      // Idle until the first byte of a request, then the head must be in
       // within the header timeout.
       auto deadline = std::make_unique<StreamDeadline>(
-          stream, Clock::now() + (in.empty() ? config_.idle_timeout : config_.request_header_timeout));
-      bool started = !in.empty();
+          stream, Clock::now() + (c->in.empty() ? config_.idle_timeout : config_.request_header_timeout));
+      bool started = !c->in.empty();
       for (;;) {
-        state = reader.feed(in);
+        state = reader.feedHead(c->in);
         if (state != http::H1RequestReader::State::kNeedMore) break;
-        if (!sent_continue && reader.headComplete() &&
-            equalsIgnoreCase(reader.request().header("expect"), "100-continue")) {
-          sent_continue = true;
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          if (!co_await writeAll(*stream, kContinue)) co_return;
-        }
         std::string err;
-        std::size_t got = co_await readSome(*stream, in, err);
+        std::size_t got = co_await readSome(*stream, c->in, err);
         if (got == 0) {
           if (deadline->expired()) timed_out = true;
           if (!started || timed_out) {
@@ -270,6 +333,12 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
         }
       }
     }
+    http::Request req;
+    if (state == http::H1RequestReader::State::kHead) {
+      // The body: whole if it came with the head, else streamed as it comes.
+      req = reader.takeRequest();
+      state = reader.feedBody(c->in, req.body);
+    }
     if (state == http::H1RequestReader::State::kError) {
       auto started = Clock::now();
       auto body = std::string(http::reasonPhrase(reader.errorStatus()));
@@ -279,9 +348,23 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
       co_await lingerClose(stream);
       co_return;
     }
-    http::Request req = reader.takeRequest();
-    H1Responder responder(*stream, req.version, req.keep_alive);
-    bool keep = co_await handleRequest(responder, d, std::move(req));
+    std::shared_ptr<http::RequestBody> body;
+    if (state == http::H1RequestReader::State::kDone) {
+      body = std::make_shared<http::RequestBody>(std::move(req.body));
+    } else {
+      c->awaits_continue = equalsIgnoreCase(req.header("expect"), "100-continue");
+      auto ex = co_await asio::this_coro::executor;
+      body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::make_unique<H1Body>(c),
+                                                 config_.limits.max_body_bytes, reader.declaredLength());
+    }
+    H1Responder responder(*stream, req.version, req.keep_alive, *body);
+    bool keep = co_await handleRequest(responder, d, std::move(req), body);
+    if (!body->ended()) {
+      // Answered before the body was all in (the response said "close").
+      c->awaits_continue = false;  // the client that waits for a 100 gets none now
+      co_await lingerBody(stream, *body);
+      co_return;
+    }
     if (!keep) {
       co_await lingerClose(stream);
       co_return;
@@ -290,7 +373,7 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
 }
 
 asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, http::Request req,
-                                              std::unique_ptr<http::BodySource> more) {
+                                              std::shared_ptr<http::RequestBody> body) {
   static auto logger = log::scope("waypoint.http");
   auto started = Clock::now();
   Worker& w = *workers_[d.worker];
@@ -310,20 +393,6 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   uint64_t head_bytes = req.method.size() + req.target.size();
   for (const auto& h : req.headers) head_bytes += h.name.size() + h.value.size() + 4;
   std::string authority = req.header("host");
-  // The body: whole (HTTP/1.1), or still arriving (HTTP/2), then sent on as it comes.
-  std::shared_ptr<http::RequestBody> body;
-  if (more) {
-    std::optional<uint64_t> declared;
-    auto cl = req.header("content-length");
-    uint64_t n = 0;
-    if (!cl.empty() && std::from_chars(cl.data(), cl.data() + cl.size(), n).ec == std::errc()) declared = n;
-    auto ex = co_await asio::this_coro::executor;
-    body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::move(more), config_.limits.max_body_bytes,
-                                               declared, d.keep_budget);
-  } else {
-    body = std::make_shared<http::RequestBody>(std::move(req.body));
-  }
-
   const upstream::Endpoint* served_by = nullptr;
   std::string request_id = req.header("x-request-id");
   const auto trace = startTrace(req);  // nullopt without a collector

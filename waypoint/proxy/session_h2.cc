@@ -2,6 +2,8 @@
 // its requests goes through the same handling as an HTTP/1.1 one, and its
 // response (with the upstream's trailers, if any) goes back on its own
 // HTTP/2 stream.
+#include <charconv>
+
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log/log.h"
@@ -97,9 +99,19 @@ asio::awaitable<void> Waypoint::serveHttp2(std::shared_ptr<hbone::Stream> stream
     if (x->closed()) co_return;  // the client reset it before it was handled
     // The body goes on streaming unless it is all here already.
     http::Request req = std::move(x->request());
-    std::unique_ptr<http::BodySource> more;
-    if (!x->takeBody(req.body)) more = std::make_unique<ExchangeBody>(x);
-    co_await handleRequest(responder, d, std::move(req), std::move(more));
+    std::shared_ptr<http::RequestBody> body;
+    if (x->takeBody(req.body)) {
+      body = std::make_shared<http::RequestBody>(std::move(req.body));
+    } else {
+      std::optional<uint64_t> declared;
+      auto cl = req.header("content-length");
+      uint64_t n = 0;
+      if (!cl.empty() && std::from_chars(cl.data(), cl.data() + cl.size(), n).ec == std::errc()) declared = n;
+      auto ex = co_await asio::this_coro::executor;
+      body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::make_unique<ExchangeBody>(x),
+                                                 config_.limits.max_body_bytes, declared, d.keep_budget);
+    }
+    co_await handleRequest(responder, d, std::move(req), std::move(body));
   };
   auto server = http::H2Server::create(stream->connection().executor(), limits, std::move(transport),
                                        std::move(handler), std::move(in));
