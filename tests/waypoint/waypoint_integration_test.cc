@@ -640,6 +640,14 @@ TEST_F(WaypointIntegrationTest, CurlUploadsStreamOverHttp11) {
   EXPECT_THAT(denied.output, Not(HasSubstr("100 Continue"))) << denied.output;
   EXPECT_THAT(denied.output, HasSubstr("onnection: close")) << denied.output;
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "curl waited for a 100 that never came";
+  // Denied while its body is still coming (no Expect): the 403 says close.
+  for (int i = 0; i < 2; ++i) {
+    auto fd = connectReviews();
+    auto r = httpRaw(fd.get(), "POST /admin HTTP/1.1\r\nhost: reviews\r\ncontent-length: 262144\r\n\r\n" +
+                                   std::string(262144, 'b'));
+    EXPECT_EQ(r.status, 403) << output();
+    EXPECT_EQ(r.header("connection"), "close");
+  }
   EXPECT_EQ(v1_->count("/admin") + v2_->count("/admin"), 0);
 }
 

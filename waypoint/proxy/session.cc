@@ -143,18 +143,30 @@ std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::str
          (detail.empty() ? "" : ", transport failure reason: " + detail);
 }
 
+// An HTTP/1.1 tunnel's reading side, shared by its request loop and the body
+// source of the request under way (which may outlive the loop's turn: a
+// given-up attempt's pump can still be waiting on it).
+struct H1Inbound {
+  std::shared_ptr<hbone::Stream> stream;
+  std::string in;  // read, not yet parsed
+  std::unique_ptr<http::H1RequestReader> reader;  // the current request's
+  std::chrono::milliseconds idle;                 // a body read that gets nothing this long fails
+  bool awaits_continue = false;  // "Expect: 100-continue": the client waits for a 100 before its body
+};
+
 // The HTTP/1.1 side of a response: framing (length, chunked, or to the close)
 // and keep-alive. A response that starts before the request's body has all
 // come ends the connection ("Connection: close"): the rest of that body is
-// not waited for before the next request.
+// not waited for before the next request. Once it starts, a client waiting
+// to be told to send its body is not told any more.
 class H1Responder final : public Responder {
  public:
-  H1Responder(hbone::Stream& stream, unsigned version, bool keep, const http::RequestBody& request_body)
-      : stream_(stream), version_(version), keep_(keep), request_body_(request_body) {}
+  H1Responder(H1Inbound& inbound, unsigned version, bool keep, const http::RequestBody& request_body)
+      : stream_(*inbound.stream), inbound_(inbound), version_(version), keep_(keep), request_body_(request_body) {}
 
   asio::awaitable<bool> local(int status, std::string_view body, const std::vector<route::Header>& extra,
                               uint64_t& bytes) override {
-    if (!request_body_.ended()) keep_ = false;
+    started();
     auto out = http::localResponse(status, body, extra, keep_);
     bytes = out.size();
     co_return co_await writeAll(stream_, out);
@@ -163,7 +175,7 @@ class H1Responder final : public Responder {
   asio::awaitable<bool> head(int status, std::string_view reason, std::vector<route::Header>& fields,
                              std::optional<uint64_t> length, bool no_body, bool /*complete*/,
                              uint64_t& bytes) override {
-    if (!request_body_.ended()) keep_ = false;
+    started();
     if (no_body) {
       framing_ = Framing::kNone;
     } else if (length) {
@@ -203,22 +215,16 @@ class H1Responder final : public Responder {
 
  private:
   enum class Framing { kNone, kLength, kChunked, kClose };
+  void started() {
+    inbound_.awaits_continue = false;
+    if (!request_body_.ended()) keep_ = false;
+  }
   hbone::Stream& stream_;
+  H1Inbound& inbound_;
   unsigned version_;
   bool keep_;
   const http::RequestBody& request_body_;
   Framing framing_ = Framing::kNone;
-};
-
-// An HTTP/1.1 tunnel's reading side, shared by its request loop and the body
-// source of the request under way (which may outlive the loop's turn: a
-// given-up attempt's pump can still be waiting on it).
-struct H1Inbound {
-  std::shared_ptr<hbone::Stream> stream;
-  std::string in;  // read, not yet parsed
-  std::unique_ptr<http::H1RequestReader> reader;  // the current request's
-  std::chrono::milliseconds idle;                 // a body read that gets nothing this long fails
-  bool awaits_continue = false;  // "Expect: 100-continue": the client waits for a 100 before its body
 };
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -237,9 +243,11 @@ class H1Body final : public http::BodySource {
       c.awaits_continue = false;
       if (!co_await writeAll(*c.stream, kContinue)) co_return false;
     }
-    const std::size_t had = out.size();
     // Bounded: each turn reads the stream (the idle deadline ends a silent one).
     for (int turn = 0; turn < 1'000'000; ++turn) {
+      // Measured around the parse alone: `out` may lose its front while the
+      // stream is read (RequestBody::sent).
+      const std::size_t had = out.size();
       auto st = c.reader->feedBody(c.in, out);
       if (st == http::H1RequestReader::State::kError) co_return false;
       if (st == http::H1RequestReader::State::kDone) {
@@ -283,15 +291,26 @@ void Waypoint::refused(Downstream& d, int status, const std::string& reason,
   }
 }
 
-// Ends a tunnel whose request body is still arriving, through that body
-// (a given-up attempt may be reading it: the tunnel has one reader at a
-// time). Bounded like lingerClose: 2 s and 64 reads.
+// Ends a tunnel whose request body is still arriving: its rest is read
+// through the body (a given-up attempt may be reading it: the tunnel has
+// one reader at a time), then, as lingerClose, whatever the client sends
+// until it closes, so that the end of the tunnel does not overtake the
+// response. Bounded like lingerClose: 2 s and 64 reads.
 asio::awaitable<void> lingerBody(const std::shared_ptr<hbone::Stream>& stream, http::RequestBody& body) {
   stream->closeWrite();
   StreamDeadline deadline(stream, Clock::now() + std::chrono::seconds(2));
-  for (int i = 0; i < 64 && !body.ended() && !body.failed(); ++i) {
+  int reads = 0;
+  for (; reads < 64 && !body.ended() && !body.failed(); ++reads) {
     co_await body.wait(body.received());
     body.sent(body.received());
+  }
+  if (!body.ended() && !body.failed()) co_return;  // out of reads: the tunnel is reset
+  // No read of the body is under way now: the stream is ours to read.
+  std::string sink;
+  for (; reads < 64; ++reads) {
+    sink.clear();
+    std::string err;
+    if (co_await readSome(*stream, sink, err) == 0) co_return;
   }
 }
 
@@ -352,12 +371,13 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
     if (state == http::H1RequestReader::State::kDone) {
       body = std::make_shared<http::RequestBody>(std::move(req.body));
     } else {
-      c->awaits_continue = equalsIgnoreCase(req.header("expect"), "100-continue");
+      // HTTP/1.0 clients get no 1xx (RFC 9110 15.2).
+      c->awaits_continue = req.version >= 11 && equalsIgnoreCase(req.header("expect"), "100-continue");
       auto ex = co_await asio::this_coro::executor;
       body = std::make_shared<http::RequestBody>(ex, std::move(req.body), std::make_unique<H1Body>(c),
                                                  config_.limits.max_body_bytes, reader.declaredLength());
     }
-    H1Responder responder(*stream, req.version, req.keep_alive, *body);
+    H1Responder responder(*c, req.version, req.keep_alive, *body);
     bool keep = co_await handleRequest(responder, d, std::move(req), body);
     if (!body->ended()) {
       // Answered before the body was all in (the response said "close").
