@@ -54,7 +54,7 @@ config::Schema<WaypointConfig> waypointSchema() {
           "timeouts.request_header", "a request's head must arrive within this",
           [](C& c) -> auto& { return c.proxy.request_header_timeout; }, config::positiveDuration())
       .field<ms>(
-          "timeouts.idle", "a keep-alive connection without a request closes after this",
+          "timeouts.idle", "a keep-alive connection without a request closes after this; a request whose upstream stream moves no bytes either way this long ends (408, flag SI)",
           [](C& c) -> auto& { return c.proxy.idle_timeout; }, config::positiveDuration())
       .field<ms>(
           "timeouts.upstream_idle", "an idle keep-alive connection to an endpoint closes after this",

@@ -43,7 +43,9 @@ std::shared_ptr<spdlog::logger> hboneLog() {
 // ---- Stream ---------------------------------------------------------------
 
 Stream::Stream(std::shared_ptr<Connection> conn, int32_t id)
-    : conn_(std::move(conn)), id_(id), readable_(conn_->executor()), writable_(conn_->executor()) {}
+    : conn_(std::move(conn)), id_(id), readable_(conn_->executor()), writable_(conn_->executor()) {
+  last_activity_ = std::chrono::steady_clock::now();
+}
 
 std::string Stream::header(std::string_view name) const {
   for (const auto& h : headers_) {
@@ -138,6 +140,7 @@ asio::awaitable<void> Stream::write(asio::const_buffer buf) {
     co_await writable_.wait();
   }
   enqueue(out_, out_off_, std::string_view(static_cast<const char*>(buf.data()), buf.size()));
+  last_activity_ = std::chrono::steady_clock::now();
   conn_->resumeData(*this);
 }
 
@@ -258,6 +261,7 @@ struct Connection::Callbacks {
       s->in_off_ = 0;
     }
     s->in_.append(reinterpret_cast<const char*>(data), len);
+    s->last_activity_ = s->conn_->last_activity_;  // this read's time
     s->readable_.notify();
     return 0;
   }

@@ -110,6 +110,9 @@ class Stream {
   // Client: the server refused the stream unprocessed (REFUSED_STREAM, e.g. a
   // GOAWAY that names a lower stream id): safe to retry on another connection.
   bool refused() const { return refused_; }
+  // When bytes last came in on it or were queued to go out (the clock of a
+  // stream idle timeout).
+  std::chrono::steady_clock::time_point lastActivity() const { return last_activity_; }
   // Why the stream ended: "" while open, else e.g. "reset by peer (CANCEL)".
   const std::string& closeReason() const { return close_reason_; }
   Connection& connection() { return *conn_; }
@@ -136,6 +139,7 @@ class Stream {
   bool got_response_ = false;
   bool refused_ = false;
 
+  std::chrono::steady_clock::time_point last_activity_;
   std::string in_;          // received, not yet read
   std::size_t in_off_ = 0;
   bool remote_eof_ = false;

@@ -76,6 +76,8 @@ TEST(RetriableTest, Conditions) {
       {{"5xx"}, {0, F::kReset, -1}, true},
       {{"5xx"}, {0, F::kPerTryTimeout, -1}, true},
       {{"5xx"}, {404, F::kNone, -1}, false},
+      // The stream idle timeout ends the request, whatever retry_on says.
+      {{"5xx", "reset", "gateway-error"}, {0, F::kStreamIdle, -1}, false},
       {{"gateway-error"}, {502, F::kNone, -1}, true},
       {{"gateway-error"}, {500, F::kNone, -1}, false},
       {{"gateway-error"}, {0, F::kPerTryTimeout, -1}, true},

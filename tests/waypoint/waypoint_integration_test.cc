@@ -305,7 +305,11 @@ class WaypointIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(
         b_.proc->waitForLine("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/reviews", 20s))
         << b_.proc->output();
-    // Either may come first.
+    waitWaypointReady();
+  }
+
+  // The waypoint has its certificate and its configuration (either may come first).
+  void waitWaypointReady() {
     ASSERT_TRUE(
         w_.proc->waitForOutput("certificate_ready identity=spiffe://cluster.local/ns/demo/sa/waypoint", 20s))
         << w_.proc->output();
@@ -446,6 +450,46 @@ TEST_F(WaypointIntegrationTest, ARouteTimeoutFires) {
   EXPECT_LT(took, 1200ms) << "the 300ms route timeout answered long before the backend's 1.5s";
   // The access line is written after the response: wait for it.
   EXPECT_TRUE(w_.proc->waitForOutput("flags=UT", 5s)) << output();
+}
+
+// On a route without a timeout, a request whose upstream goes quiet ends
+// after the idle timeout (Envoy's stream idle timeout): 408, flag SI, not
+// retried. One that keeps moving is not cut, however long it takes.
+TEST_F(WaypointIntegrationTest, AQuietStreamEndsAfterTheIdleTimeout) {
+  w_.proc.reset();
+  w_ = startWaypoint(dir_, tls_port_, ip(3, 50), "w.token", {"--timeouts.idle", "600ms"});
+  ASSERT_TRUE(w_.proc);
+  waitWaypointReady();
+  auto slow = [](const HttpMessage& req) {
+    HttpMessage m;
+    m.status = 200;
+    m.body = "late";
+    if (req.target == "/stall") m.delay = 3000ms;
+    return m;
+  };
+  v1_->setHandler(slow);
+  v2_->setHandler(slow);
+  auto fd = connectReviews();
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = get(fd.get(), "/stall");
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(r.status, 408) << output();
+  EXPECT_EQ(r.body, "stream timeout");
+  EXPECT_GE(took, 500ms);
+  EXPECT_LT(took, 2500ms) << "answered before the backend's 3 s";
+  EXPECT_TRUE(w_.proc->waitForOutput("flags=SI", 5s)) << output();
+  // A 1 MiB upload that takes longer than the idle timeout in all but
+  // moves all along goes through.
+  auto up = connectReviews();
+  std::string head = "POST /upload HTTP/1.1\r\nhost: reviews\r\ncontent-length: 1048576\r\n\r\n";
+  ASSERT_EQ(::send(up.get(), head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  const std::string piece(65536, 'p');
+  for (int i = 0; i < 16; ++i) {  // 16 x 64 KiB, 100 ms apart: 1.6 s in all
+    std::this_thread::sleep_for(100ms);
+    ASSERT_EQ(::send(up.get(), piece.data(), piece.size(), MSG_NOSIGNAL), static_cast<ssize_t>(piece.size()));
+  }
+  auto done = httpRaw(up.get(), "");
+  EXPECT_EQ(done.status, 200) << output();
 }
 
 TEST_F(WaypointIntegrationTest, AnInjectedAbortReturnsItsStatusAtItsRate) {

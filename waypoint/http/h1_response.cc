@@ -104,6 +104,12 @@ H1ResponseReader::State H1ResponseReader::feed(std::string& data, std::string& b
 H1ResponseReader::State H1ResponseReader::finish(std::string& body) {
   parser_->body = &body;
   if (parser_->is_done()) return State::kDone;
+  if (!parser_->is_header_done()) {
+    // Beast's put_eof takes "nothing at all" for a complete message without
+    // a head (status 0): a stream that ended before any response is an error.
+    error_ = "upstream closed the connection before responding";
+    return State::kError;
+  }
   beast::error_code ec;
   parser_->put_eof(ec);
   if (ec || !parser_->is_done()) {

@@ -87,35 +87,61 @@ struct Waypoint::Upstream {
 };
 
 // Resets an HBONE stream if a deadline passes first (scoped: destroy it when
-// the guarded operations are done). Its handler may already be queued when
-// the operation wins, so the handler checks the deadline is still armed.
+// the guarded operations are done). With `idle`, also once that long passes
+// with no bytes in or out on the stream (Envoy's stream idle timeout). Its
+// handler may already be queued when the operation wins, so the handler
+// checks the deadline is still armed.
 class StreamDeadline {
  public:
-  StreamDeadline(const std::shared_ptr<hbone::Stream>& s, std::chrono::steady_clock::time_point at)
-      : state_(std::make_shared<State>()), timer_(s->connection().executor(), at) {
+  using Clock = std::chrono::steady_clock;
+  StreamDeadline(const std::shared_ptr<hbone::Stream>& s, Clock::time_point at,
+                 std::chrono::milliseconds idle = std::chrono::milliseconds(0))
+      : state_(std::make_shared<State>(s->connection().executor())) {
     state_->stream = s;
-    timer_.async_wait([st = state_](boost::system::error_code ec) {
-      if (ec || !st->armed) return;
-      st->expired = true;
-      if (auto s = st->stream.lock()) s->reset();
-    });
+    state_->at = at;
+    state_->idle = idle;
+    arm(state_, idle.count() > 0 ? std::min(at, s->lastActivity() + idle) : at);
   }
   ~StreamDeadline() {
     state_->armed = false;
-    timer_.cancel();
+    state_->timer.cancel();
   }
   StreamDeadline(const StreamDeadline&) = delete;
   StreamDeadline& operator=(const StreamDeadline&) = delete;
   bool expired() const { return state_->expired; }
+  // It was the idle timeout that fired (not the deadline).
+  bool idled() const { return state_->idled; }
 
  private:
   struct State {
+    explicit State(const asio::any_io_executor& ex) : timer(ex) {}
     std::weak_ptr<hbone::Stream> stream;
+    Clock::time_point at;
+    std::chrono::milliseconds idle{0};
+    boost::asio::steady_timer timer;
     bool armed = true;
     bool expired = false;
+    bool idled = false;
   };
+  static void arm(const std::shared_ptr<State>& st, Clock::time_point when) {
+    st->timer.expires_at(when);
+    st->timer.async_wait([st](boost::system::error_code ec) {
+      if (ec || !st->armed) return;
+      auto s = st->stream.lock();
+      auto now = Clock::now();
+      if (s && st->idle.count() > 0 && now < st->at) {
+        auto quiet_until = s->lastActivity() + st->idle;
+        if (quiet_until > now) {  // something moved meanwhile: not idle yet
+          arm(st, std::min(st->at, quiet_until));
+          return;
+        }
+        st->idled = true;
+      }
+      st->expired = true;
+      if (s) s->reset();
+    });
+  }
   std::shared_ptr<State> state_;
-  boost::asio::steady_timer timer_;
 };
 
 // Where a request's response goes: the tunnel's HTTP/1.1 byte stream, or one

@@ -46,6 +46,8 @@ const char* flagName(Flag f) {
       return "DPE";
     case Flag::kDownstreamReset:
       return "DR";
+    case Flag::kStreamIdleTimeout:
+      return "SI";
   }
   return "-";
 }

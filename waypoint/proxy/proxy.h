@@ -67,7 +67,8 @@ enum class Flag {
   kNoHealthy,
   kOverflow,
   kBadRequest,
-  kDownstreamReset
+  kDownstreamReset,
+  kStreamIdleTimeout
 };
 const char* flagName(Flag f);
 

@@ -138,6 +138,7 @@ std::optional<uint64_t> hashOf(const rv1::TrafficPolicy& p, const http::Request&
 std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::string& detail) {
   using F = route::AttemptOutcome::Failure;
   if (f == F::kPerTryTimeout) return "upstream request timeout";
+  if (f == F::kStreamIdle) return "stream timeout";
   return "upstream connect error or disconnect/reset before headers. reset reason: " +
          std::string(f == F::kConnectFailure ? "connection failure" : "connection termination") +
          (detail.empty() ? "" : ", transport failure reason: " + detail);
@@ -765,10 +766,12 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     using F = route::AttemptOutcome::Failure;
     if (flag == Flag::kNone) {
       flag = outcome.failure == F::kPerTryTimeout    ? Flag::kUpstreamTimeout
+             : outcome.failure == F::kStreamIdle     ? Flag::kStreamIdleTimeout
              : outcome.failure == F::kConnectFailure ? Flag::kUpstreamConnect
                                                      : Flag::kUpstreamReset;
     }
-    int status = outcome.failure == F::kPerTryTimeout ? 504 : 503;
+    // Envoy: 504 for a timeout, 408 for the stream idle timeout, 503 else.
+    int status = outcome.failure == F::kPerTryTimeout ? 504 : outcome.failure == F::kStreamIdle ? 408 : 503;
     set(status, upstreamFailureBody(outcome.failure, detail), flag, {}, route_name, detail);
     co_return co_await send();
   }
@@ -799,9 +802,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   uint64_t response_bytes = 0;
   bool complete = up->done && up->body.empty() && up->trailers().empty();
   bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, complete, response_bytes);
-  // The body: within the route timeout, if any.
+  // The body: within the route timeout, if any, and while something moves.
   std::optional<StreamDeadline> body_deadline;
-  if (route_deadline != Clock::time_point::max()) body_deadline.emplace(up->stream, route_deadline);
+  body_deadline.emplace(up->stream, route_deadline, config_.idle_timeout);
   bool up_ok = true;
   for (uint64_t rounds = 0; down_ok; ++rounds) {  // bounded by the upstream's body and the deadline
     if (!up->body.empty()) {
@@ -813,8 +816,9 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (up->done) break;
     if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) {
       up_ok = false;
-      detail = body_deadline && body_deadline->expired() ? "route timeout during the response body"
-                                                         : up->error();
+      detail = body_deadline->idled()     ? "stream idle timeout during the response body"
+               : body_deadline->expired() ? "route timeout during the response body"
+                                          : up->error();
       break;
     }
   }
@@ -823,7 +827,8 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (t.name == "grpc-status") grpc_status = route::grpcStatusValue(t.value);
   }
   if (down_ok && up_ok) down_ok = co_await resp.end(up->trailers());
-  bool clean = up->done && up_ok && !(body_deadline && body_deadline->expired());
+  bool clean = up->done && up_ok && !body_deadline->expired();
+  const bool idled = body_deadline->idled();
   body_deadline.reset();
   // Reused only when nothing beyond the response came: stray bytes would be
   // read as the next client's response.
@@ -835,7 +840,7 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   if (!up_ok) {
     // The head is out: the client can only learn of the failure by the reset.
     resp.abort();
-    finish(status, Flag::kUpstreamReset, response_bytes, route_name, detail);
+    finish(status, idled ? Flag::kStreamIdleTimeout : Flag::kUpstreamReset, response_bytes, route_name, detail);
     co_return false;
   }
   finish(status, down_ok ? Flag::kNone : Flag::kDownstreamReset, response_bytes, route_name, "");

@@ -365,7 +365,7 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
       detail = error;
       co_return nullptr;
     }
-    StreamDeadline guard(conn.stream, deadline);
+    StreamDeadline guard(conn.stream, deadline, config_.idle_timeout);
     auto up = std::make_unique<Upstream>();
     up->stream = conn.stream;
     up->endpoint = ep;
@@ -389,7 +389,10 @@ asio::awaitable<std::unique_ptr<Waypoint::Upstream>> Waypoint::attempt(
       outcome.grpc_status = route::grpcStatusValue(head.header("grpc-status"));
       co_return up;
     }
-    if (guard.expired()) {
+    if (guard.idled()) {
+      outcome.failure = F::kStreamIdle;
+      detail = "stream idle timeout: nothing moved for " + std::to_string(config_.idle_timeout.count()) + " ms";
+    } else if (guard.expired()) {
       outcome.failure = F::kPerTryTimeout;
       detail = "no response within the timeout";
     } else {
@@ -479,8 +482,9 @@ void Waypoint::mirror(Downstream& d, const ambit::route::v1::Destination& dest, 
           log::debug(*logger, "mirror_failed", "endpoint", endpointKey(ep), "error", detail);
           co_return;
         }
-        // The response is read and dropped, so the stream can be reused.
-        StreamDeadline guard(up->stream, deadline);
+        // The response is read and dropped, so the stream can be reused
+        // (a copy whose upstream goes quiet ends with the idle timeout).
+        StreamDeadline guard(up->stream, deadline, config_.idle_timeout);
         for (int i = 0; !up->done && i < 1000000; ++i) {  // bounded by the deadline too
           up->body.clear();
           if (co_await pullBody(*up) == http::H1ResponseReader::State::kError) break;

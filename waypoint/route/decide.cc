@@ -46,6 +46,7 @@ const ambit::route::v1::Destination* tcpDestination(const ambit::route::v1::Host
 
 bool retriable(const rv1::Retry& retry, const AttemptOutcome& o) {
   using F = AttemptOutcome::Failure;
+  if (o.failure == F::kStreamIdle) return false;
   bool no_response = o.status == 0;
   for (const auto& on_raw : retry.retry_on()) {
     std::string_view on = on_raw;

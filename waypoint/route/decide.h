@@ -29,7 +29,9 @@ const ambit::route::v1::Destination* tcpDestination(const ambit::route::v1::Host
 
 // How one upstream attempt ended.
 struct AttemptOutcome {
-  enum class Failure { kNone, kConnectFailure, kReset, kRefusedStream, kPerTryTimeout };
+  // kStreamIdle: nothing moved on the stream for the idle timeout (Envoy's
+  // stream idle timeout): it ends the request, never retried.
+  enum class Failure { kNone, kConnectFailure, kReset, kRefusedStream, kPerTryTimeout, kStreamIdle };
   int status = 0;          // the response status; 0 when none came
   Failure failure = Failure::kNone;
   int grpc_status = -1;    // grpc-status of the response, -1 when absent
