@@ -120,6 +120,7 @@ asio::awaitable<std::size_t> Stream::read(asio::mutable_buffer buf) {
       // Until nghttp2 reports the stream closed (even after our own reset), the
       // bytes still count against the connection window and must be consumed.
       if (!window_returned_) conn_->consume(id_, n);
+      last_activity_ = std::chrono::steady_clock::now();  // the reader's progress moves it too
       co_return n;
     }
     if (remote_eof_) co_return 0;
@@ -290,7 +291,10 @@ struct Connection::Callbacks {
     auto* s = static_cast<Stream*>(source->ptr);
     bool took = false;
     ssize_t n = takeQueued(s->out_, s->out_off_, s->local_eof_, s->deferred_, buf, length, data_flags, took);
-    if (took) s->writable_.notify();
+    if (took) {
+      s->last_activity_ = std::chrono::steady_clock::now();  // queued bytes leaving are progress
+      s->writable_.notify();
+    }
     return n;
   }
 };

@@ -110,8 +110,8 @@ class Stream {
   // Client: the server refused the stream unprocessed (REFUSED_STREAM, e.g. a
   // GOAWAY that names a lower stream id): safe to retry on another connection.
   bool refused() const { return refused_; }
-  // When bytes last came in on it or were queued to go out (the clock of a
-  // stream idle timeout).
+  // When bytes last moved on it: came in, were read, were queued to go out
+  // or left (the clock of a stream idle timeout).
   std::chrono::steady_clock::time_point lastActivity() const { return last_activity_; }
   // Why the stream ended: "" while open, else e.g. "reset by peer (CANCEL)".
   const std::string& closeReason() const { return close_reason_; }

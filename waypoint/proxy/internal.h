@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,19 +89,23 @@ struct Waypoint::Upstream {
 
 // Resets an HBONE stream if a deadline passes first (scoped: destroy it when
 // the guarded operations are done). With `idle`, also once that long passes
-// with no bytes in or out on the stream (Envoy's stream idle timeout). Its
-// handler may already be queued when the operation wins, so the handler
+// with no bytes moving on the stream (Envoy's stream idle timeout), counted
+// from when the guard was made at the earliest. `also` runs when it fires
+// (e.g. to reset the client's side too, whose writer may be the one stuck).
+// Its handler may already be queued when the operation wins, so the handler
 // checks the deadline is still armed.
 class StreamDeadline {
  public:
   using Clock = std::chrono::steady_clock;
   StreamDeadline(const std::shared_ptr<hbone::Stream>& s, Clock::time_point at,
-                 std::chrono::milliseconds idle = std::chrono::milliseconds(0))
+                 std::chrono::milliseconds idle = std::chrono::milliseconds(0), std::function<void()> also = {})
       : state_(std::make_shared<State>(s->connection().executor())) {
     state_->stream = s;
     state_->at = at;
     state_->idle = idle;
-    arm(state_, idle.count() > 0 ? std::min(at, s->lastActivity() + idle) : at);
+    state_->since = Clock::now();
+    state_->also = std::move(also);
+    arm(state_, idle.count() > 0 ? std::min(at, quietUntil(*state_, *s)) : at);
   }
   ~StreamDeadline() {
     state_->armed = false;
@@ -118,11 +123,16 @@ class StreamDeadline {
     std::weak_ptr<hbone::Stream> stream;
     Clock::time_point at;
     std::chrono::milliseconds idle{0};
+    Clock::time_point since;
+    std::function<void()> also;
     boost::asio::steady_timer timer;
     bool armed = true;
     bool expired = false;
     bool idled = false;
   };
+  static Clock::time_point quietUntil(const State& st, const hbone::Stream& s) {
+    return std::max(s.lastActivity(), st.since) + st.idle;
+  }
   static void arm(const std::shared_ptr<State>& st, Clock::time_point when) {
     st->timer.expires_at(when);
     st->timer.async_wait([st](boost::system::error_code ec) {
@@ -130,7 +140,7 @@ class StreamDeadline {
       auto s = st->stream.lock();
       auto now = Clock::now();
       if (s && st->idle.count() > 0 && now < st->at) {
-        auto quiet_until = s->lastActivity() + st->idle;
+        auto quiet_until = quietUntil(*st, *s);
         if (quiet_until > now) {  // something moved meanwhile: not idle yet
           arm(st, std::min(st->at, quiet_until));
           return;
@@ -139,6 +149,7 @@ class StreamDeadline {
       }
       st->expired = true;
       if (s) s->reset();
+      if (st->also) st->also();
     });
   }
   std::shared_ptr<State> state_;

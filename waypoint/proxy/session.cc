@@ -720,8 +720,11 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     up = co_await attempt(d, ep, limits, out_req, deadline, outcome, detail);
     retry_slot.release();
     if (--w.active[ep.key()] == 0) w.active.erase(ep.key());
-    outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(),
-                     Clock::now());
+    // A stream that went quiet says nothing of the endpoint (the client may
+    // have stopped sending): it does not count toward ejecting it.
+    if (outcome.failure != route::AttemptOutcome::Failure::kStreamIdle) {
+      outliers_.record(dest->host(), ep.key(), up ? outcome.status : 0, outlier, endpoints.size(), Clock::now());
+    }
     if (Clock::now() >= route_deadline) {
       if (up) up->stream->reset();
       up.reset();
@@ -801,10 +804,12 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
   }
   uint64_t response_bytes = 0;
   bool complete = up->done && up->body.empty() && up->trailers().empty();
-  bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, complete, response_bytes);
-  // The body: within the route timeout, if any, and while something moves.
+  // The head and body: within the route timeout, if any, and while something
+  // moves. Firing resets the client's side too: the relay may be the one
+  // stuck, writing to a client that stopped reading.
   std::optional<StreamDeadline> body_deadline;
-  body_deadline.emplace(up->stream, route_deadline, config_.idle_timeout);
+  body_deadline.emplace(up->stream, route_deadline, config_.idle_timeout, [&resp] { resp.abort(); });
+  bool down_ok = co_await resp.head(head.status, head.reason, out, length, no_body, complete, response_bytes);
   bool up_ok = true;
   for (uint64_t rounds = 0; down_ok; ++rounds) {  // bounded by the upstream's body and the deadline
     if (!up->body.empty()) {
