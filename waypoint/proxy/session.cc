@@ -832,7 +832,14 @@ asio::awaitable<bool> Waypoint::handleRequest(Responder& resp, Downstream& d, ht
     if (t.name == "grpc-status") grpc_status = route::grpcStatusValue(t.value);
   }
   if (down_ok && up_ok) down_ok = co_await resp.end(up->trailers());
-  bool clean = up->done && up_ok && !body_deadline->expired();
+  if (body_deadline->expired() && up_ok) {
+    // It fired while the relay waited on the client (whose side it reset):
+    // the timeout, not the client, ended the response.
+    up_ok = false;
+    detail = body_deadline->idled() ? "stream idle timeout during the response body"
+                                    : "route timeout during the response body";
+  }
+  bool clean = up->done && up_ok;
   const bool idled = body_deadline->idled();
   body_deadline.reset();
   // Reused only when nothing beyond the response came: stray bytes would be
