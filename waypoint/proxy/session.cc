@@ -150,7 +150,7 @@ std::string upstreamFailureBody(route::AttemptOutcome::Failure f, const std::str
 struct H1Inbound {
   std::shared_ptr<hbone::Stream> stream;
   std::string in;  // read, not yet parsed
-  std::unique_ptr<http::H1RequestReader> reader;  // the current request's
+  std::optional<http::H1RequestReader> reader;  // the current request's (made in place: no allocation)
   std::chrono::milliseconds idle;                 // a body read that gets nothing this long fails
   bool awaits_continue = false;  // "Expect: 100-continue": the client waits for a 100 before its body
 };
@@ -269,17 +269,28 @@ class H1Body final : public http::BodySource {
 
 }  // namespace
 
+namespace {
+
+// Reads and drops what the client sends until it closes, at most `reads` reads.
+asio::awaitable<void> dropUntilClosed(hbone::Stream& stream, int reads) {
+  std::string sink;
+  for (int i = 0; i < reads; ++i) {
+    sink.clear();
+    std::string err;
+    if (co_await readSome(stream, sink, err) == 0) co_return;
+  }
+}
+
+constexpr int kLingerReads = 64;  // with 16 KiB reads, about 1 MiB
+
+}  // namespace
+
 // Returning with the client's side open would reset the stream, and a reset
 // can overtake the response still queued (the client would never see its 400).
 asio::awaitable<void> lingerClose(const std::shared_ptr<hbone::Stream>& stream) {
   stream->closeWrite();
   StreamDeadline deadline(stream, Clock::now() + std::chrono::seconds(2));
-  std::string sink;
-  for (int i = 0; i < 64; ++i) {  // at most 64 reads (1 MiB)
-    sink.clear();
-    std::string err;
-    if (co_await readSome(*stream, sink, err) == 0) co_return;
-  }
+  co_await dropUntilClosed(*stream, kLingerReads);
 }
 
 void Waypoint::refused(Downstream& d, int status, const std::string& reason,
@@ -301,18 +312,13 @@ asio::awaitable<void> lingerBody(const std::shared_ptr<hbone::Stream>& stream, h
   stream->closeWrite();
   StreamDeadline deadline(stream, Clock::now() + std::chrono::seconds(2));
   int reads = 0;
-  for (; reads < 64 && !body.ended() && !body.failed(); ++reads) {
+  for (; reads < kLingerReads && !body.ended() && !body.failed(); ++reads) {
     co_await body.wait(body.received());
     body.sent(body.received());
   }
   if (!body.ended() && !body.failed()) co_return;  // out of reads: the tunnel is reset
   // No read of the body is under way now: the stream is ours to read.
-  std::string sink;
-  for (; reads < 64; ++reads) {
-    sink.clear();
-    std::string err;
-    if (co_await readSome(*stream, sink, err) == 0) co_return;
-  }
+  co_await dropUntilClosed(*stream, kLingerReads - reads);
 }
 
 asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream, Downstream& d,
@@ -322,9 +328,8 @@ asio::awaitable<void> Waypoint::serveHttp1(std::shared_ptr<hbone::Stream> stream
   c->in = std::move(in);
   c->idle = config_.idle_timeout;
   for (uint64_t n = 0;; ++n) {  // one request per round; ends with the peer, an error, or a timeout
-    c->reader = std::make_unique<http::H1RequestReader>(config_.limits);
+    auto& reader = c->reader.emplace(config_.limits);
     c->awaits_continue = false;
-    auto& reader = *c->reader;
     auto state = http::H1RequestReader::State::kNeedMore;
     bool timed_out = false;
     {
